@@ -1,0 +1,24 @@
+"""Bayesian Persuasion Alignment on code generation (HumanEval, MBPP).
+
+Model-written code is graded only inside the project's sandbox (``llm/sandbox.py``). Training data (Receiver
+feedback for the Advisor, Q-A-C triples for Aligner's corrector) comes from the MBPP training split (task ids
+601-974) with ``--task mbpp``. HumanEval has a test split only, so it runs the methods that need no training:
+``--task humaneval --method baseline,linear-alignment`` or ``--conditions baseline,prior``.
+
+    python experiments/llm_code.py --smoke --out runs/smoke-code            # every method, tiny models
+    python experiments/llm_code.py --task mbpp --receiver qwen2.5-coder-0.5b --limit 50 --out runs/mbpp
+    python experiments/llm_code.py --task mbpp --method aligner,aligner-squad,linear-alignment \\
+        --receiver qwen2.5-coder-0.5b --limit 50 --train-limit 64 --out runs/mbpp-methods
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from llm.experiment_cli import main  # noqa: E402
+
+DEFAULTS = {"out": "runs/llm_code", "task": "mbpp", "catalogue": "code", "limit": 20, "max_new_tokens": 384}
+
+if __name__ == "__main__":
+    sys.exit(main(None, "llm_code.py", __doc__, DEFAULTS))

@@ -1,0 +1,1 @@
+"""The bridge from persuasion games to real language models (Advisor and Receiver)."""

@@ -1,0 +1,136 @@
+"""``load_model(spec)``: one string names any model; plus the argument checks every backend shares.
+
+Spec grammar (first match wins):
+
+* ``http://...`` or ``https://...``: an OpenAI-compatible endpoint (:class:`llm.openai_http.OpenAIModel`); an
+  optional ``#MODEL`` suffix names the served model, otherwise ``/v1/models`` is asked;
+* a short name of :mod:`llm.models` (``smollm2-135m``, ``tiny-gpt2``, ...): materialised offline, then local;
+* an existing local folder: loaded with ``transformers`` (:class:`llm.hf.HFModel`);
+* anything else: a hub id (``gpt2``, ``Qwen/Qwen2.5-0.5B-Instruct``), which needs internet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Sequence
+
+from llm.lm import LanguageModel, LMError, Message, Prompt
+from llm.models import resolve, short_name
+
+
+def check_prompts(prompts: Sequence[Prompt]) -> list[str | list[Message]]:
+    """Validates a batch of prompts; returns them as ``str`` or ``list`` of ``{"role", "content"}`` dicts.
+
+    Raises:
+        LMError: ``prompts`` is a bare string, or a prompt is neither text nor a non-empty list of messages.
+    """
+    if isinstance(prompts, (str, bytes)) or not isinstance(prompts, Sequence):
+        raise LMError(f"prompts must be a list of prompts, got {type(prompts).__name__}")
+    out: list[str | list[Message]] = []
+    for i, prompt in enumerate(prompts):
+        if isinstance(prompt, str):
+            out.append(prompt)
+            continue
+        if isinstance(prompt, (bytes, Mapping)) or not isinstance(prompt, Sequence) or len(prompt) == 0:
+            raise LMError(f"prompt {i} must be a str or a non-empty list of messages, got {type(prompt).__name__}")
+        chat = []
+        for j, msg in enumerate(prompt):
+            if not isinstance(msg, Mapping) or not isinstance(msg.get("role"), str) or not isinstance(
+                msg.get("content"), str
+            ):
+                raise LMError(f"prompt {i}, message {j} must be a dict with str 'role' and 'content', got {msg!r:.80}")
+            chat.append({"role": msg["role"], "content": msg["content"]})
+        out.append(chat)
+    return out
+
+
+def check_continuations(prompts: Sequence[Prompt], continuations: Sequence[str]) -> list[str]:
+    """Validates ``continuations`` against ``prompts`` (same length, all ``str``)."""
+    if isinstance(continuations, (str, bytes)) or not isinstance(continuations, Sequence):
+        raise LMError(f"continuations must be a list of str, got {type(continuations).__name__}")
+    if len(continuations) != len(prompts):
+        raise LMError(f"got {len(prompts)} prompts but {len(continuations)} continuations")
+    for i, c in enumerate(continuations):
+        if not isinstance(c, str):
+            raise LMError(f"continuation {i} must be a str, got {type(c).__name__}")
+    return list(continuations)
+
+
+def check_sampling(max_new_tokens: int, temperature: float, seed: int, stop: Sequence[str]) -> tuple[str, ...]:
+    """Validates generation arguments; returns ``stop`` as a tuple.
+
+    Raises:
+        LMError: ``max_new_tokens < 1``, ``temperature`` negative or not finite, a non-int seed, or ``stop``
+            given as a bare string (it would be read as single characters) or holding empty strings.
+    """
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise LMError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+    if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0:
+        raise LMError(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise LMError(f"seed must be an int, got {seed!r}")
+    if isinstance(stop, str):
+        raise LMError(f"stop must be a list of strings, got the str {stop!r}")
+    stops = tuple(stop)
+    if not all(isinstance(s, str) and s for s in stops):
+        raise LMError(f"stop strings must be non-empty str, got {list(stops)!r}")
+    return stops
+
+
+def row_seed(seed: int, index: int) -> int:
+    """The sampling seed of prompt ``index`` in a batch generated with ``seed``: ``seed + index``.
+
+    Every backend uses it, so a prompt's sample depends on ``(seed, index)`` only, not on batch size.
+    """
+    return seed + index
+
+
+def load_model(
+    spec: str,
+    *,
+    batch_size: int = 8,
+    device: str | None = None,
+    dtype: str | None = None,
+    trust_remote_code: bool = False,
+    api_key_env: str | None = "OPENAI_API_KEY",
+    timeout: float = 60.0,
+    max_retries: int = 3,
+    concurrency: int = 8,
+) -> LanguageModel:
+    """Loads the model named by ``spec`` (see the module docstring for the grammar).
+
+    Args:
+        spec: URL[#model], short name, local folder or hub id.
+        batch_size, device, dtype, trust_remote_code: local backend options (:class:`llm.hf.HFModel`).
+        api_key_env, timeout, max_retries, concurrency: HTTP backend options
+            (:class:`llm.openai_http.OpenAIModel`).
+
+    Raises:
+        LMError: the model cannot be materialised, loaded or reached (one line).
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise LMError(f"model spec must be a non-empty str, got {spec!r}")
+    spec = spec.strip()
+    if spec.startswith(("http://", "https://")):
+        from llm.openai_http import OpenAIModel
+
+        url, _, model = spec.partition("#")
+        return OpenAIModel(
+            url, model or None, api_key_env=api_key_env, timeout=timeout, max_retries=max_retries,
+            concurrency=concurrency,
+        )
+    from llm.hf import HFModel
+
+    name = short_name(spec)
+    path = resolve(spec)
+    looks_local = spec.startswith((".", "/", "~")) or Path(spec).expanduser().exists()
+    if name is None and looks_local and not Path(spec).expanduser().is_dir():
+        if Path(spec).expanduser().exists():
+            raise LMError(f"{spec!r} is a file, not a model folder (a GGUF file: see llm.models.convert_gguf)")
+        raise LMError(f"model folder {spec!r} does not exist")
+    return HFModel.from_pretrained(
+        str(Path(path).expanduser()) if looks_local else path, device=device, dtype=dtype,
+        batch_size=batch_size, trust_remote_code=trust_remote_code, name=name or spec,
+    )

@@ -1,0 +1,96 @@
+"""Every prompt template of the persuasion instantiation, as module constants (shown verbatim in docs/method.md).
+
+Templates are ``str.format`` strings. Text inserted into them (questions, signals) is never re-formatted, so braces
+in a question are safe. Functions here only fill templates; they call no model.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+#: Receiver belief prompt without a signal: scored to measure the prior ``mu_x^0``.
+BELIEF_PROMPT = (
+    "Question: {question}\n"
+    "Possible approaches: {options}.\n"
+    "The most useful approach for this problem is:"
+)
+
+#: Receiver belief prompt with the Advisor's signal: scored to measure the posterior ``mu_x^g``.
+BELIEF_PROMPT_SIGNAL = (
+    "Question: {question}\n"
+    "Possible approaches: {options}.\n"
+    "Advisor: {signal}\n"
+    "The most useful approach for this problem is:"
+)
+
+#: Continuation scored for each item ``omega``: its name after a space, closed by a period.
+BELIEF_CONTINUATION = " {name}."
+
+#: Separator between the item names listed in ``{options}`` (listed in case-insensitive name order).
+OPTION_SEPARATOR = "; "
+
+#: Advisor prompt: the Advisor observes the question ``x`` and the item ``omega`` and writes the signal text.
+ADVISOR_PROMPT = (
+    "Problem: {question}\n"
+    "Approach: {name}. {description}\n"
+    "Write a short hint (one or two sentences) that steers a solver toward this approach "
+    "without giving the answer.\n"
+    "Hint:"
+)
+
+#: Strings that end the Advisor's signal (passed as ``stop`` and applied again when cleaning).
+ADVISOR_STOP = ("\n\n", "\nProblem:", "\nQuestion:", "\nApproach:")
+
+#: Model-free signal for an item (used by ``template_signal`` and when the Advisor's text comes back empty).
+SIGNAL_TEMPLATE = "Suggested approach: {name}. {hint_text}"
+
+#: How a signal reaches the Receiver when it answers: prepended to the task's own prompt.
+RECEIVER_PROMPT_SIGNAL = "Advisor's hint: {signal}\n\n{task_prompt}"
+
+#: All templates by name (the doc test checks that docs/method.md shows each one verbatim).
+TEMPLATES: dict[str, str] = {
+    "BELIEF_PROMPT": BELIEF_PROMPT,
+    "BELIEF_PROMPT_SIGNAL": BELIEF_PROMPT_SIGNAL,
+    "BELIEF_CONTINUATION": BELIEF_CONTINUATION,
+    "ADVISOR_PROMPT": ADVISOR_PROMPT,
+    "SIGNAL_TEMPLATE": SIGNAL_TEMPLATE,
+    "RECEIVER_PROMPT_SIGNAL": RECEIVER_PROMPT_SIGNAL,
+}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace (newlines included) collapsed to one space, and stripped."""
+    return " ".join(str(text).split())
+
+
+def options_text(names: Iterable[str]) -> str:
+    """The ``{options}`` field: item names sorted case-insensitively, so it does not depend on catalogue order."""
+    return OPTION_SEPARATOR.join(sorted(names, key=lambda s: (s.lower(), s)))
+
+
+def belief_prompt(question: str, names: Iterable[str], signal: str | None = None) -> str:
+    """The Receiver's belief prompt: :data:`BELIEF_PROMPT`, or :data:`BELIEF_PROMPT_SIGNAL` when a signal is given.
+
+    The question is stripped; the signal is put on one line with :func:`one_line`.
+    """
+    options = options_text(names)
+    if signal is None:
+        return BELIEF_PROMPT.format(question=str(question).strip(), options=options)
+    return BELIEF_PROMPT_SIGNAL.format(question=str(question).strip(), options=options, signal=one_line(signal))
+
+
+def belief_continuation(name: str) -> str:
+    """The continuation whose log-probability scores item ``name`` (:data:`BELIEF_CONTINUATION`)."""
+    return BELIEF_CONTINUATION.format(name=name)
+
+
+def advisor_prompt(question: str, name: str, description: str) -> str:
+    """The Advisor's prompt (:data:`ADVISOR_PROMPT`) for question ``x`` and an item ``omega``."""
+    return ADVISOR_PROMPT.format(question=str(question).strip(), name=name, description=description)
+
+
+def receiver_prompt(task_prompt: str, signal: str | None = None) -> str:
+    """The Receiver's answer prompt: the task's prompt, preceded by the signal (:data:`RECEIVER_PROMPT_SIGNAL`)."""
+    if signal is None:
+        return task_prompt
+    return RECEIVER_PROMPT_SIGNAL.format(signal=one_line(signal), task_prompt=task_prompt)

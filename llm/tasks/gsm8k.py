@@ -1,0 +1,115 @@
+"""GSM8K (Cobbe et al., 2021): grade-school math word problems with a final integer answer after ``####``.
+
+Local files: ``<root>/gsm8k/{train,test}.jsonl`` with keys ``question`` and ``answer`` (worked solution with
+calculator annotations ``<<a*b=c>>`` and a last line ``#### N``). Hub: ``"hf:openai/gsm8k"`` (config ``main``).
+
+References:
+    Cobbe et al. 2021, "Training Verifiers to Solve Math Word Problems", https://arxiv.org/abs/2110.14168
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Sequence
+
+from llm.lm import Prompt
+from llm.tasks.base import Problem, TaskError
+from llm.tasks.data import hub_name, load_hub, locate, read_jsonl, require
+
+SPLITS = ("train", "test")
+STOP = ("Question:", "\n\n\n")
+SYSTEM = "Solve the math word problem step by step. End your reply with a last line of the form '#### <number>'."
+_CALC = re.compile(r"<<[^>]*>>")
+
+
+def clean_solution(solution: str) -> str:
+    """A GSM8K solution without its calculator annotations (``"9*2=<<9*2=18>>18"`` becomes ``"9*2=18"``)."""
+    return _CALC.sub("", solution)
+
+
+def final_answer(solution: str, where: str = "solution") -> str:
+    """The reference answer after the last ``####`` of a GSM8K solution, without thousands commas.
+
+    Raises:
+        TaskError: the solution has no ``####`` line.
+    """
+    if "####" not in solution:
+        raise TaskError(f"{where}: GSM8K solution has no '#### <answer>' line")
+    return solution.rsplit("####", 1)[1].strip().replace(",", "")
+
+
+def _problem(record: dict[str, Any], split: str, index: int, where: str) -> Problem:
+    require(record, ("question", "answer"), where)
+    return Problem(
+        id=f"gsm8k/{split}/{index}",
+        question=str(record["question"]),
+        answer=final_answer(str(record["answer"]), where),
+        solution=str(record["answer"]),
+        split=split,
+        source="gsm8k",
+        metadata={"index": index},
+    )
+
+
+def load_gsm8k(
+    split: str = "test", path: str | os.PathLike[str] | None = None, limit: int | None = None
+) -> list[Problem]:
+    """GSM8K problems of one split, in file order.
+
+    Args:
+        split: ``"train"`` (7473) or ``"test"`` (1319).
+        path: the data root, the ``gsm8k`` folder, the ``.jsonl`` file, or a hub name (``"hf:openai/gsm8k"``);
+            ``None`` resolves ``$PERSUASION_DATA`` then ``../shared/data``.
+        limit: keep only the first ``limit`` problems.
+
+    Raises:
+        TaskError: an unknown split, a negative limit, or a malformed record.
+        DataNotFoundError: no local files (or ``datasets`` missing for a hub name).
+    """
+    if split not in SPLITS:
+        raise TaskError(f"unknown GSM8K split {split!r}; expected one of {SPLITS}")
+    if limit is not None and limit < 0:
+        raise TaskError(f"limit must be non-negative, got {limit}")
+    hub = hub_name(path)
+    if hub is not None:
+        records: Any = load_hub(hub, "main", split)
+        where = f"hub {hub}"
+    else:
+        file = locate(path, "gsm8k", f"{split}.jsonl")
+        records, where = read_jsonl(file), str(file)
+    problems = []
+    for index, record in enumerate(records):
+        if limit is not None and index >= limit:
+            break
+        problems.append(_problem(record, split, index, f"{where} record {index}"))
+    return problems
+
+
+def format_math_prompt(problem: Problem, shots: Sequence[Problem] = (), chat: bool = False) -> Prompt:
+    """The prompt for a math word problem, optionally few-shot.
+
+    Completion style: ``"Question: q_i\\nAnswer: s_i\\n\\n" ... "Question: q\\nAnswer:"`` (stop at
+    :data:`STOP`); chat style: a system instruction asking for a ``#### N`` line, then one user/assistant pair per
+    shot, then the question. Shot solutions lose their ``<<...>>`` annotations.
+
+    Args:
+        problem: the question to ask.
+        shots: worked examples (their ``solution`` must be non-empty).
+        chat: build a list of chat messages instead of one string.
+
+    Raises:
+        TaskError: a shot without a solution.
+    """
+    for shot in shots:
+        if not shot.solution:
+            raise TaskError(f"few-shot example {shot.id} has no solution")
+    if chat:
+        messages = [{"role": "system", "content": SYSTEM}]
+        for shot in shots:
+            messages.append({"role": "user", "content": shot.question})
+            messages.append({"role": "assistant", "content": clean_solution(shot.solution)})
+        messages.append({"role": "user", "content": problem.question})
+        return messages
+    parts = [f"Question: {s.question}\nAnswer: {clean_solution(s.solution)}\n\n" for s in shots]
+    return "".join(parts) + f"Question: {problem.question}\nAnswer:"

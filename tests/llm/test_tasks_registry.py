@@ -1,0 +1,91 @@
+"""The uniform Task interface and the TASKS registry (llm/tasks/registry.py)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llm.tasks import TASKS, Task, get_task
+from llm.tasks.base import CodeProblem, Problem, TaskError
+from llm.tasks.synthetic import synthetic_arithmetic
+
+
+def test_registry_keys_and_kinds() -> None:
+    assert set(TASKS) == {"gsm8k", "synthetic", "humaneval", "mbpp"}
+    assert {name: t.kind for name, t in TASKS.items()} == {
+        "gsm8k": "math", "synthetic": "math", "humaneval": "code", "mbpp": "code"}
+    assert all(isinstance(t, Task) and t.name == name and t.default_split in t.splits for name, t in TASKS.items())
+    with pytest.raises(TaskError, match="unknown task 'math'"):
+        get_task("math")
+
+
+def test_synthetic_splits_are_disjoint_seeds() -> None:
+    task = TASKS["synthetic"]
+    test, train = task.load("test", limit=20), task.load("train", limit=20)
+    assert test == synthetic_arithmetic(20, 0) and all(p.split == "train" for p in train)
+    assert not {p.question for p in test} & {p.question for p in train}
+    assert len(task.load()) == 1319
+    with pytest.raises(TaskError, match="reads no files"):
+        task.load(path="/tmp")
+    with pytest.raises(TaskError, match="no split 'dev'"):
+        task.load("dev")
+    with pytest.raises(TaskError, match="limit"):
+        task.load(limit=-1)
+
+
+@given(index=st.integers(0, 200), wrong=st.integers(1, 1000))
+def test_synthetic_grading(index: int, wrong: int) -> None:
+    task = TASKS["synthetic"]
+    problem = synthetic_arithmetic(index + 1, 0)[index]
+    assert task.grade(problem, problem.solution)
+    assert task.grade(problem, f"Let me think. The answer is {int(problem.answer):,}.")
+    assert not task.grade(problem, f"#### {int(problem.answer) + wrong}")
+    assert not task.grade(problem, "I don't know.")
+    assert task.grade_many([problem, problem], [problem.solution, "0.5"]) == [True, False]
+
+
+def test_few_shot_prompts() -> None:
+    task = TASKS["synthetic"]
+    shots = task.few_shot(3, seed=5)
+    assert shots == task.few_shot(3, seed=5) and shots != task.few_shot(3, seed=6)
+    assert all(s.split == "train" for s in shots) and task.few_shot(0) == []
+    problem = task.load(limit=1)[0]
+    prompt = task.prompt(problem, shots)
+    assert isinstance(prompt, str) and prompt.count("Question:") == 4 and prompt.endswith("\nAnswer:")
+    assert all(s.solution.split("\n")[0] in prompt for s in shots)
+    assert not any(stop in prompt.rsplit("Question:", 1)[1] for stop in task.stop if stop != "Question:")
+    chat = task.prompt(problem, shots, chat=True)
+    assert [m["role"] for m in chat] == ["system"] + ["user", "assistant"] * 3 + ["user"]
+    assert "####" in chat[0]["content"] and chat[-1]["content"] == problem.question
+    with pytest.raises(TaskError, match="no solution"):
+        task.prompt(problem, [Problem(id="x", question="q", answer="1")])
+    with pytest.raises(TaskError, match="cannot give"):
+        TASKS["humaneval"].few_shot(1)
+
+
+def test_gsm8k_task_on_local_files(tmp_path: Path) -> None:
+    folder = tmp_path / "gsm8k"
+    folder.mkdir()
+    rows = [{"question": f"q{i}", "answer": f"{i} + {i} = <<{i}+{i}={2 * i}>>{2 * i}\n#### {2 * i}"} for i in range(5)]
+    for split in ("train", "test"):
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    task = get_task("gsm8k")
+    problems = task.load("test", path=tmp_path, limit=3)
+    assert [p.answer for p in problems] == ["0", "2", "4"]
+    shots = task.few_shot(2, seed=0, path=tmp_path)
+    prompt = task.prompt(problems[2], shots)
+    assert "<<" not in prompt and prompt.endswith("Question: q2\nAnswer:")
+    assert task.grade_many(problems, ["#### 0", "The answer is 2.", "3"]) == [True, True, False]
+
+
+def test_grading_rejects_the_wrong_problem_kind() -> None:
+    code = CodeProblem(id="c", prompt="", test="", entry_point="f", canonical_solution="")
+    with pytest.raises(TaskError, match="not a math problem"):
+        TASKS["synthetic"].grade(code, "1")
+    with pytest.raises(TaskError, match="not a code problem"):
+        TASKS["mbpp"].grade(synthetic_arithmetic(1, 0)[0], "def f(): pass")
+    with pytest.raises(TaskError, match="responses"):
+        TASKS["synthetic"].grade_many(synthetic_arithmetic(2, 0), ["1"])
+
