@@ -2,10 +2,12 @@
 
 Model-written code is graded only inside the project's sandbox (``llm/sandbox.py``). Training data (Receiver
 feedback for the Advisor, Q-A-C triples for Aligner's corrector) comes from the MBPP training split (task ids
-601-974) with ``--task mbpp``. HumanEval has a test split only, so it runs the methods that need no training:
-``--task humaneval --method baseline,linear-alignment`` or ``--conditions baseline,prior``.
+601-974), never from a test split. HumanEval has a test split only, so ``--task humaneval`` trains on MBPP's
+(``--train-task`` names another) and evaluates on all 164 HumanEval problems or ``--limit`` of them.
 
     python experiments/llm_code.py --smoke --out runs/smoke-code            # every method, tiny models
+    python experiments/llm_code.py --task humaneval --method all --receiver qwen2.5-coder-0.5b --limit 0 \
+        --train-limit 64 --out runs/humaneval --publish docs/results/humaneval
     python experiments/llm_code.py --task mbpp --receiver qwen2.5-coder-0.5b --limit 50 --out runs/mbpp
     python experiments/llm_code.py --task mbpp --method aligner,aligner-squad,linear-alignment \\
         --receiver qwen2.5-coder-0.5b --limit 50 --train-limit 64 --out runs/mbpp-methods

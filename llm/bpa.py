@@ -68,7 +68,9 @@ class BPAConfig:
     """One experiment; saved next to its results (``config.json``).
 
     Attributes:
-        task: ``gsm8k``, ``synthetic``, ``humaneval`` or ``mbpp``.
+        task: ``gsm8k``, ``synthetic``, ``humaneval`` or ``mbpp`` (evaluated on its test split).
+        train_task: the task whose ``train`` split trains the Advisor and the corrector (default: ``task``;
+            ``mbpp`` for ``humaneval``, which has only a test split).
         catalogue: the information items (built-in name or JSON path).
         advisor: the Advisor (short name, local folder, hub id).
         receivers: the Receivers (short names, folders, hub ids or ``http(s)://host/v1#model`` endpoints).
@@ -91,6 +93,7 @@ class BPAConfig:
     """
 
     task: str = "gsm8k"
+    train_task: str | None = None
     catalogue: str = "math"
     advisor: str = "smollm2-135m"
     receivers: tuple[str, ...] = ("smollm2-135m",)
@@ -165,6 +168,11 @@ def _chunks(seq: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 def _question(problem: Any) -> str:
     return getattr(problem, "question", None) or getattr(problem, "prompt")
+
+
+def training_task(config: BPAConfig) -> str:
+    """The task whose train split trains the Advisor and the corrector (HumanEval has none: MBPP's)."""
+    return config.train_task or ("mbpp" if config.task == "humaneval" else config.task)
 
 
 @dataclass
@@ -255,7 +263,7 @@ def collect_feedback(ctx: Context, problems: Sequence[Any]) -> ResultStore:
         posts = receiver_beliefs(receiver, [_question(p) for p, _ in pairs], ctx.catalogue, [s.text for s in signals])
         for i, ((p, it), sig) in enumerate(zip(pairs, signals)):
             q = chunk.index(p)
-            state = items[int(_rng(cfg.seed, "state", p.id, spec).choice(len(items), p=priors[q]))].id
+            state = items[int(_rng(cfg.seed, "state", p.id).choice(len(items), p=priors[q]))].id
             key = f"train|{p.id}|{it.id}"
             if key in store.done():
                 continue
@@ -408,11 +416,12 @@ def evaluate(ctx: Context, problems: Sequence[Any], advisor_spec: str, scheme: n
                     plan.append((p, "baseline", None, None))
                 if not signalled_conds:
                     continue
-                state = int(_rng(cfg.seed, "state", p.id, spec).choice(m, p=priors[i]))
+                # common random numbers: the draws depend on the problem, not on how the Receiver is named
+                state = int(_rng(cfg.seed, "state", p.id).choice(m, p=priors[i]))
                 if "prior" in conds:
                     plan.append((p, "prior", template_signal(items[state]), state))
                 if "persuasion" in conds:
-                    a = int(_rng(cfg.seed, "signal", p.id, spec).choice(m, p=pi[state] / pi[state].sum()))
+                    a = int(_rng(cfg.seed, "signal", p.id).choice(m, p=pi[state] / pi[state].sum()))
                     plan.append((p, "persuasion", a, state))  # signal text generated below
             persuade = [j for j, row in enumerate(plan) if row[1] == "persuasion"]
             extra: dict[int, Cost] = {}
@@ -714,8 +723,11 @@ def run(config: BPAConfig, out: str | Path, loader: Callable[[str], LanguageMode
     ctx = Context(config, out, task, load_catalogue(config.catalogue), loader, log=log)
     t0 = time.perf_counter()
     trains = "persuasion" in conds or "aligner" in conds or "aligner-squad" in conds
-    train = task.load("train" if "train" in task.splits else None, path=config.data,
-                      limit=config.train_limit) if trains else []
+    train_task = get_task(training_task(config))
+    if trains and ("train" not in train_task.splits or train_task.kind != task.kind):
+        raise ValueError(f"cannot train on task {train_task.name!r}: choose a {task.kind} task with a train split")
+    train_ctx = replace(ctx, task=train_task)  # shares the loaded models
+    train = train_task.load("train", path=config.data, limit=config.train_limit) if trains else []
     test = task.load(None, path=config.data, limit=config.limit)
     if {p.id for p in train} & {p.id for p in test}:
         raise ValueError("training and test problems overlap: refusing to train on the test split")
@@ -723,7 +735,7 @@ def run(config: BPAConfig, out: str | Path, loader: Callable[[str], LanguageMode
     scheme = None
     advisor_spec = config.advisor
     if "persuasion" in conds:
-        store = collect_feedback(ctx, train)
+        store = collect_feedback(train_ctx, train)
         qmap = {p.id: _question(p) for p in train}
         rows = [{**r, "question": qmap.get(r["problem_id"], "")} for r in store.rows()]
         game = solve_game(ctx, rows)
@@ -735,7 +747,7 @@ def run(config: BPAConfig, out: str | Path, loader: Callable[[str], LanguageMode
     if "aligner" in conds or "aligner-squad" in conds:
         from llm.methods.pipeline import prepare_correctors
 
-        correctors = prepare_correctors(ctx, train)  # phase 3b
+        correctors = prepare_correctors(train_ctx, train)  # phase 3b
     store = evaluate(ctx, test, advisor_spec, scheme, correctors)
     rows = list(store.rows())
     summary = summarize(rows, conds, seed=config.seed)

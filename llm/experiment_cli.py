@@ -22,6 +22,8 @@ def build_parser(prog: str, doc: str, defaults: dict[str, Any]) -> argparse.Argu
     p = _Parser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=defaults["out"], help="output folder (resumes if it exists)")
     p.add_argument("--task", default=defaults["task"], help="task name (default %(default)s)")
+    p.add_argument("--train-task", default=None,
+                   help="task whose train split trains the Advisor and corrector (default: --task; mbpp for humaneval)")
     p.add_argument("--catalogue", default=defaults["catalogue"], help="information items: built-in name or JSON path")
     p.add_argument("--advisor", default="smollm2-135m", help="Advisor model (short name, folder, hub id)")
     p.add_argument("--receiver", action="append", dest="receivers", metavar="MODEL",
@@ -115,7 +117,7 @@ def main(argv: Sequence[str] | None, prog: str, doc: str, defaults: dict[str, An
                 la_ratio=args.la_ratio, la_top_p=args.la_top_p, la_principle=args.la_principle,
             )
             cfg = BPAConfig(
-                task=args.task, catalogue=args.catalogue, advisor=args.advisor,
+                task=args.task, train_task=args.train_task, catalogue=args.catalogue, advisor=args.advisor,
                 receivers=tuple(args.receivers or ["smollm2-135m"]), train_receiver=args.train_receiver,
                 data=args.data, limit=args.limit or None, train_limit=args.train_limit, conditions=conditions,
                 max_new_tokens=args.max_new_tokens, signal_tokens=args.signal_tokens, chat=args.chat,

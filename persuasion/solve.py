@@ -33,6 +33,8 @@ References:
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -56,6 +58,28 @@ HIGHS_TOL = 1e-9
 #: A full LP with at least this many obedience nonzeros (``m n (n - 1)``) goes to HiGHS's interior point method
 #: (with crossover to a vertex); smaller ones to its dual simplex.
 IPM_MIN_NNZ = 10_000
+
+
+def _silence_highs_banner() -> None:
+    """Builds the process's first ``highspy.Highs`` with file descriptor 1 on ``/dev/null``.
+
+    highspy >= 1.16 prints its licence banner on stdout when the first instance of a process is constructed, before
+    any option (``output_flag``) can be set; that would corrupt ``persuasion solve --json`` and any caller's stdout.
+    Later instances (ours and cvxpy's) print nothing.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+_silence_highs_banner()
 
 
 @dataclass(frozen=True, eq=False)

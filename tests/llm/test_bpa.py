@@ -106,3 +106,48 @@ def test_cli_bad_input_is_one_line(tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 2
     assert res.stderr.strip().startswith("error:") and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_http_and_local_receivers_in_one_run(tmp_path, tiny_dir, tiny_model):
+    """One run with the same tiny model as a local Receiver and behind ``llm.serve``: the HTTP path must give the
+    local path's greedy answers and beliefs (common random numbers make the prior condition comparable too)."""
+    from llm.bpa import run
+    from llm.serve import serving
+
+    with serving(tiny_model, name="tiny") as url:
+        remote = f"{url}#tiny"
+        cfg = BPAConfig(task="synthetic", catalogue="math", advisor=str(tiny_dir), receivers=(str(tiny_dir), remote),
+                        limit=3, train_limit=1, conditions=("baseline", "prior"), max_new_tokens=6, chat="no",
+                        batch_size=4, chunk=3, device="cpu", dtype="float32")
+        run(cfg, tmp_path / "mix", log=lambda _: None)
+    rows = [json.loads(line) for line in (tmp_path / "mix" / "eval.jsonl").read_text().splitlines()]
+    by = {(r["receiver"], r["condition"], r["problem_id"]): r for r in rows}
+    assert len(rows) == len(by) == 2 * 2 * 3
+    for (spec, cond, pid), row in by.items():
+        if spec != remote:
+            continue
+        local = by[(str(tiny_dir), cond, pid)]
+        assert row["response"] == local["response"] and row["correct"] == local["correct"]
+        np.testing.assert_allclose(row["prior"], local["prior"], rtol=1e-3, atol=1e-6)
+    summary = json.loads((tmp_path / "mix" / "summary.json").read_text())
+    assert set(summary["receivers"]) == {str(tiny_dir), remote}
+
+
+def test_humaneval_trains_on_mbpp_train_split():
+    from llm.bpa import training_task
+
+    assert training_task(BPAConfig(task="humaneval", catalogue="code")) == "mbpp"
+    assert training_task(BPAConfig(task="gsm8k")) == "gsm8k"
+    assert training_task(BPAConfig(task="synthetic", train_task="gsm8k")) == "gsm8k"
+
+
+def test_training_task_must_match_and_have_a_train_split(tmp_path):
+    from llm.bpa import run
+
+    def no_models(spec):
+        raise AssertionError(f"no model should load, asked for {spec}")
+
+    for train_task in ("synthetic", "humaneval"):  # a math task for code; a task without a train split
+        cfg = BPAConfig(task="humaneval", train_task=train_task, catalogue="code")
+        with pytest.raises(ValueError, match="cannot train on task"):
+            run(cfg, tmp_path / train_task, loader=no_models, log=lambda _: None)
