@@ -81,6 +81,13 @@ def _load(model_path: str | Path):
     return model, tok
 
 
+def max_tokens(model, max_length: int) -> int:
+    """``max_length`` capped at the model's context (``n_positions`` / ``max_position_embeddings``)."""
+    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    context = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
+    return min(max_length, int(context)) if context else max_length
+
+
 def _encode(tok, prompt: str, target: str, max_length: int) -> tuple[list[int], list[int]]:
     """Token ids of ``prompt + target + eos`` and labels with the prompt masked (``-100``), left-truncated."""
     p_ids = tok(prompt, add_special_tokens=False).input_ids
@@ -203,7 +210,8 @@ def train_sft(
         raise LMError("train_sft needs at least one (prompt, target) pair")
 
     def loss_fn(model, tok, idx, device):
-        enc = [_encode(tok, *pairs[i], config.max_length) for i in idx]
+        cap = max_tokens(model, config.max_length)
+        enc = [_encode(tok, *pairs[i], cap) for i in idx]
         input_ids, labels, mask = _batch(enc, tok.pad_token_id, device)
         n_tokens = (labels[:, 1:] != -100).sum().clamp(min=1)
         return -sequence_logprob(model, input_ids, labels, mask).sum() / n_tokens
@@ -217,8 +225,9 @@ def _reference_logprobs(model_path, triples, config: TrainConfig) -> np.ndarray:
     device = _device()
     model.to(device).eval()
     out = np.zeros((len(triples), 2))
+    cap = max_tokens(model, config.max_length)
     for i, (prompt, chosen, rejected) in enumerate(triples):
-        enc = [_encode(tok, prompt, chosen, config.max_length), _encode(tok, prompt, rejected, config.max_length)]
+        enc = [_encode(tok, prompt, chosen, cap), _encode(tok, prompt, rejected, cap)]
         out[i] = sequence_logprob(model, *_batch(enc, tok.pad_token_id, device)).cpu().numpy()
     return out
 
@@ -235,10 +244,10 @@ def train_dpo(
     ref = torch.tensor(_reference_logprobs(model_path, triples, config), dtype=torch.float32)
 
     def loss_fn(model, tok, idx, device):
-        enc = []
+        enc, cap = [], max_tokens(model, config.max_length)
         for i in idx:
             prompt, chosen, rejected = triples[i]
-            enc += [_encode(tok, prompt, chosen, config.max_length), _encode(tok, prompt, rejected, config.max_length)]
+            enc += [_encode(tok, prompt, chosen, cap), _encode(tok, prompt, rejected, cap)]
         logp = sequence_logprob(model, *_batch(enc, tok.pad_token_id, device)).view(-1, 2)
         margin = (logp - ref[idx].to(device)) @ torch.tensor([1.0, -1.0], device=device)
         return -torch.nn.functional.logsigmoid(config.beta * margin).mean()
@@ -252,6 +261,7 @@ def perplexity(model_path: str | Path, pairs: Sequence[tuple[str, str]], max_len
     device = _device()
     model.to(device).eval()
     total, count = 0.0, 0
+    max_length = max_tokens(model, max_length)
     with torch.inference_mode():
         for prompt, target in pairs:
             enc = [_encode(tok, prompt, target, max_length)]

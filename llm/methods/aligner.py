@@ -98,15 +98,6 @@ def identity_pairs(records: Sequence[QARecord]) -> list[tuple[str, str]]:
     return [(aligner_prompt(r.question, r.answer), r.answer.strip()) for r in records]
 
 
-def _context(model_dir: str) -> int:
-    """The model's context length (positions), or a large number when its config does not say."""
-    from transformers import AutoConfig
-
-    cfg = AutoConfig.from_pretrained(model_dir)
-    cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
-    return int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None) or 1 << 30)
-
-
 def train_corrector(start: str, records: Sequence[QARecord], out: str | Path, config: TrainConfig,
                     warmup: bool = False) -> dict[str, Any]:
     """Trains the corrector from the model folder ``start`` with :func:`llm.train.train_sft`; resumable.
@@ -115,8 +106,8 @@ def train_corrector(start: str, records: Sequence[QARecord], out: str | Path, co
         start: a local model folder (the corrector's initial weights).
         records: the Q-A training set.
         out: folder receiving ``warmup/`` (if ``warmup``) and ``sft/`` training runs.
-        config: a :class:`llm.train.TrainConfig`; the warm-up runs one epoch of it. Its ``max_length`` is capped
-            at the model's context (``train_sft`` keeps the last ``max_length`` tokens of each example).
+        config: a :class:`llm.train.TrainConfig`; the warm-up runs one epoch of it (``train_sft`` keeps the last
+            ``max_length`` tokens of each example, at most the model's context).
         warmup: first train the identity mapping on Q-A-A pairs.
 
     Returns:
@@ -128,7 +119,6 @@ def train_corrector(start: str, records: Sequence[QARecord], out: str | Path, co
         raise LMError("the corrector needs at least one Q-A training example")
     out = Path(out)
     t0 = time.perf_counter()
-    config = replace(config, max_length=min(config.max_length, _context(start)))
     info: dict[str, Any] = {"start": start, "pairs": len(records),
                             "wrong_answers": sum(not r.correct for r in records)}
     model = start

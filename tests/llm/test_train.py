@@ -65,3 +65,16 @@ def test_errors(tiny_dir, tmp_path):
         train_sft(tiny_dir, [], tmp_path / "x")
     with pytest.raises(LMError, match="not found"):
         train_sft(tmp_path / "missing", PAIRS, tmp_path / "y")
+
+
+def test_examples_longer_than_the_context_are_cut_to_it(tiny_dir, tmp_path):
+    """The tiny GPT-2 has 256 positions; a 600-token example with ``max_length`` 512 must train, not index past
+    the position table (SFT and DPO alike)."""
+    long_prompt = "word " * 600 + "Hint:"
+    pairs = [(long_prompt, " go."), ("Short question. Hint:", " fine.")]
+    cfg = TrainConfig(learning_rate=1e-3, epochs=1, batch_size=2, seed=0, save_every=1000, max_length=512)
+    sft = train_sft(tiny_dir, pairs, tmp_path / "sft", cfg)
+    assert sft.steps == 1 and all(torch.isfinite(torch.tensor(sft.losses)))
+    dpo = train_dpo(tiny_dir, [(long_prompt, " go.", " stop.")], tmp_path / "dpo", cfg)
+    assert dpo.steps == 1 and all(torch.isfinite(torch.tensor(dpo.losses)))
+    assert perplexity(sft.output_dir, pairs, max_length=512) > 1
