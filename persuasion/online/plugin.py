@@ -36,7 +36,7 @@ def plugin_learner(sender_utility: np.ndarray, receiver_utility: np.ndarray) -> 
     """
     known = _knowledge(sender_utility, receiver_utility)
     start = full_disclosure(known)
-    solver = ReusableSolver(known.m, known.n)
+    solver = ReusableSolver(known.m, known.n, receiver_utility=known.receiver_utility)  # u_R fixed: a smaller LP
 
     def init(key):
         del key
