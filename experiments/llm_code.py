@@ -6,8 +6,8 @@ feedback for the Advisor, Q-A-C triples for Aligner's corrector) comes from the 
 (``--train-task`` names another) and evaluates on all 164 HumanEval problems or ``--limit`` of them.
 
     python experiments/llm_code.py --smoke --out runs/smoke-code            # every method, tiny models
-    python experiments/llm_code.py --task humaneval --method all --receiver qwen2.5-coder-0.5b --limit 0 \
-        --train-limit 64 --out runs/humaneval --publish docs/results/humaneval
+    python experiments/llm_code.py --task humaneval --method all --receiver qwen2.5-coder-0.5b --limit 0 \\
+        --chat no --train-limit 64 --out runs/humaneval --publish docs/results/humaneval
     python experiments/llm_code.py --task mbpp --receiver qwen2.5-coder-0.5b --limit 50 --out runs/mbpp
     python experiments/llm_code.py --task mbpp --method aligner,aligner-squad,linear-alignment \\
         --receiver qwen2.5-coder-0.5b --limit 50 --train-limit 64 --out runs/mbpp-methods
