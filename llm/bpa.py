@@ -749,7 +749,9 @@ def run(config: BPAConfig, out: str | Path, loader: Callable[[str], LanguageMode
 
         correctors = prepare_correctors(train_ctx, train)  # phase 3b
     store = evaluate(ctx, test, advisor_spec, scheme, correctors)
-    rows = list(store.rows())
+    # a resumed folder may hold more problems or Receivers than this call asks for: summarise only those asked
+    ids = {p.id for p in test}
+    rows = [r for r in store.rows() if r["problem_id"] in ids and r["receiver"] in config.receivers]
     summary = summarize(rows, conds, seed=config.seed)
     result = {"config": cfg_dict, "receivers": summary, "wall_seconds_this_call": time.perf_counter() - t0,
               "rows": len(rows)}

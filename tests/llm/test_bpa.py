@@ -1,6 +1,7 @@
 """The BPA pipeline: pieces on their own, and the --smoke run end to end, killed and resumed."""
 
 import json
+from dataclasses import replace
 import os
 import signal
 import subprocess
@@ -131,6 +132,11 @@ def test_http_and_local_receivers_in_one_run(tmp_path, tiny_dir, tiny_model):
         np.testing.assert_allclose(row["prior"], local["prior"], rtol=1e-3, atol=1e-6)
     summary = json.loads((tmp_path / "mix" / "summary.json").read_text())
     assert set(summary["receivers"]) == {str(tiny_dir), remote}
+    # resumed with fewer problems and one Receiver: nothing is generated and only those are summarised
+    fewer = replace(cfg, limit=2, receivers=(str(tiny_dir),))
+    result = run(fewer, tmp_path / "mix", loader=lambda spec: pytest.fail(f"loaded {spec}"), log=lambda _: None)
+    assert set(result["receivers"]) == {str(tiny_dir)}
+    assert result["receivers"][str(tiny_dir)]["baseline"]["n"] == 2
 
 
 def test_humaneval_trains_on_mbpp_train_split():
