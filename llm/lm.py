@@ -24,16 +24,54 @@ class Generation:
         prompt_tokens: tokens in the (rendered) prompt.
         new_tokens: tokens generated.
         finish_reason: ``"stop"`` (end of sequence or stop string) or ``"length"`` (hit ``max_new_tokens``).
+        flag: ``None`` for an ordinary answer; otherwise why a well-formed answer is suspect, set by the backend
+            that received it (:mod:`llm.openai_http`): ``"empty"`` (no text at all), ``"finish_reason=X"`` (the
+            server ended it for a reason other than stop/length, e.g. ``content_filter``). Summaries count flagged
+            rows separately instead of scoring them silently.
     """
 
     text: str
     prompt_tokens: int
     new_tokens: int
     finish_reason: str
+    flag: str | None = None
 
 
 class LMError(RuntimeError):
     """A model could not be loaded or reached, or answered something unusable (one-line message)."""
+
+
+class PartialResults(LMError):
+    """Some prompts of a batch failed for good (after retries); the others completed and are kept.
+
+    Raised by a backend's ``generate`` or ``logprob`` only after every request in flight has finished, so nothing
+    that completed is lost. Callers persist the completed rows, then re-raise::
+
+        try:
+            gens = model.generate(prompts)
+        except PartialResults as exc:
+            for i, g in enumerate(exc.results):
+                if g is not None:
+                    store.write(i, g)  # persist what completed
+            raise
+
+    ``str(exc)`` is one line (how many failed, and the first failure: what, where, after how many attempts).
+
+    Attributes:
+        results: one entry per prompt, in prompt order: the :class:`Generation` (``generate``) or the float
+            log-probability (``logprob``) where the prompt completed, ``None`` where it failed or was not sent.
+        errors: one one-line message per failed prompt, ``"prompt I: ..."``, in prompt order.
+    """
+
+    def __init__(self, message: str, results: Sequence[Generation | float | None], errors: Sequence[str]) -> None:
+        super().__init__(message)
+        self.results: list[Generation | float | None] = list(results)
+        self.errors: list[str] = list(errors)
+
+    @property
+    def completed(self) -> int:
+        """How many prompts completed."""
+        return sum(r is not None for r in self.results)
 
 
 @runtime_checkable
