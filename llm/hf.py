@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from llm.lm import Generation, LMError, Message, Prompt
+from llm.lm import Capabilities, Generation, LMError, Message, Prompt
 from llm.load import check_continuations, check_prompts, check_sampling, row_seed
 
 
@@ -105,6 +105,8 @@ class HFModel:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
+        self.capabilities = Capabilities(chat_template=bool(getattr(tokenizer, "chat_template", None)),
+                                         token_logprobs=True, white_box=True)
         self.batch_size = batch_size
         self.device = next(model.parameters()).device
         config = model.config

@@ -37,6 +37,23 @@ class Generation:
     flag: str | None = None
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond :meth:`LanguageModel.generate`; callers ask this instead of probing.
+
+    Attributes:
+        chat_template: it renders chat prompts itself (a local chat template, or an endpoint's chat API); without
+            one, ``auto`` chat mode sends plain text.
+        token_logprobs: :meth:`LanguageModel.logprob` works (beliefs are measured from it).
+        white_box: a local model whose weights, tokenizer and next-token logits are reachable (``model``,
+            ``tokenizer``, ``render``, ``encode``): needed by Linear Alignment and by fine-tuning.
+    """
+
+    chat_template: bool = False
+    token_logprobs: bool = True
+    white_box: bool = False
+
+
 class LMError(RuntimeError):
     """A model could not be loaded or reached, or answered something unusable (one-line message)."""
 
@@ -79,9 +96,11 @@ class LanguageModel(Protocol):
     """Batched generation and scoring.
 
     ``logprob`` returns ``log p(continuation | prompt)`` summed over the continuation's tokens, shape ``(N,)``.
+    ``capabilities`` states what else the backend offers (:class:`Capabilities`).
     """
 
     name: str
+    capabilities: Capabilities
 
     def generate(
         self,

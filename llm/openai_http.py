@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
-from llm.lm import Generation, LMError, Message, Prompt
+from llm.lm import Capabilities, Generation, LMError, Message, Prompt
 from llm.load import check_continuations, check_prompts, check_sampling, row_seed
 
 T = TypeVar("T")
@@ -103,6 +103,7 @@ class OpenAIModel:
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )
         self.name = model if model else self._discover_model()
+        self.capabilities = Capabilities(chat_template=True, token_logprobs=True, white_box=False)
 
     def close(self) -> None:
         """Closes the connection pool."""

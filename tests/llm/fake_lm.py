@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from llm.lm import Generation, Prompt
+from llm.lm import Capabilities, Generation, Prompt
 
 
 def prompt_text(prompt: Prompt) -> str:
@@ -57,6 +57,7 @@ class FakeLM:
         reply: Callable[[str], str] | None = None,
     ) -> None:
         self.name = name
+        self.capabilities = Capabilities(chat_template=False, token_logprobs=True, white_box=False)
         self.seed = seed
         self.boost = float(boost)
         self.marker = marker
