@@ -46,7 +46,8 @@ def resolve_data_root(path: str | os.PathLike[str] | None = None) -> Path:
     if DEFAULT_ROOT.is_dir():
         return DEFAULT_ROOT
     raise DataNotFoundError(
-        f"no benchmark data: pass path=..., or set {ENV_VAR} to a folder with gsm8k/, humaneval/, mbpp/"
+        f"no benchmark data: pass --data DIR (path=... from Python), or set {ENV_VAR} to a folder with gsm8k/, "
+        "humaneval/, mbpp/"
     )
 
 
@@ -78,7 +79,9 @@ def locate(path: str | os.PathLike[str] | None, folder: str, filename: str) -> P
     for candidate in (base / filename, base / folder / filename):
         if candidate.is_file():
             return candidate
-    raise DataNotFoundError(f"{folder}/{filename} not found under {str(base)!r} (set {ENV_VAR} or pass path=...)")
+    raise DataNotFoundError(
+        f"{folder}/{filename} not found under {str(base)!r} (pass --data DIR, path=... from Python, or set {ENV_VAR})"
+    )
 
 
 def read_jsonl(file: Path) -> Iterator[dict[str, Any]]:
@@ -112,7 +115,7 @@ def load_hub(name: str, config: str | None, split: str) -> list[dict[str, Any]]:
     except ImportError:
         raise DataNotFoundError(
             f"hub dataset {name!r} needs the `datasets` package (pip install datasets), "
-            f"or use local files via path=... or {ENV_VAR}"
+            f"or use local files via --data DIR (path=... from Python) or {ENV_VAR}"
         ) from None
     rows = datasets.load_dataset(name, config, split=split)
     return [dict(row) for row in rows]

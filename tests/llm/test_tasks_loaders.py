@@ -168,3 +168,15 @@ def test_shared_references_grade_correct() -> None:
     problems = load_gsm8k("test")
     assert all(grade_gsm8k(p.solution, p.answer) for p in problems)
     assert len({p.id for p in problems}) == 1319
+
+
+def test_missing_data_errors_name_the_cli_flag(
+    tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The experiments' flag is --data (llm/experiment_cli.py); "path=..." alone means nothing on a command line.
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "DEFAULT_ROOT", tmp_path / "missing")
+    with pytest.raises(DataNotFoundError, match="pass --data DIR"):
+        resolve_data_root()
+    with pytest.raises(DataNotFoundError, match="pass --data DIR"):
+        load_humaneval(path=tiny_root / "gsm8k")
