@@ -30,6 +30,7 @@ class Problem:
         split: ``"train"``, ``"test"``, ...
         source: the task it came from (``"gsm8k"``, ``"synthetic"``).
         metadata: anything else (template name, original line number); not compared.
+        group: the problem's natural group ("" when none): the synthetic task's template name.
     """
 
     id: str
@@ -39,6 +40,7 @@ class Problem:
     split: str = "test"
     source: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    group: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))

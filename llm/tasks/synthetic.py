@@ -9,10 +9,15 @@ stands in for GSM8K train and test everywhere (disjoint seeds give disjoint "spl
 Problem ``i`` of seed ``s`` depends only on ``(s, i)`` (its generator is seeded with the string ``"s:i"``), so
 ``synthetic_arithmetic(n, s)`` is a prefix of ``synthetic_arithmetic(n + 1, s)`` and is identical across runs and
 Python versions.
+
+A problem's ``group`` is its template's name: the natural problem groups of the simulated Receiver
+(:mod:`llm.simulated`). :func:`find` maps a question text back to its problem in the generated splits, and
+:func:`with_final_answer` rewrites a worked solution's final answer line (this module owns the answer format).
 """
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import Callable
 
@@ -171,8 +176,27 @@ TEMPLATES: dict[str, Template] = {
 }
 
 
+def answer_line(answer: int | str) -> str:
+    """The last line of a worked solution, in GSM8K's convention: ``"#### <answer>"``."""
+    return f"#### {answer}"
+
+
+def with_final_answer(solution: str, answer: int | str) -> str:
+    """``solution`` with its last line replaced by :func:`answer_line` of ``answer`` (the steps are kept).
+
+    Example:
+        >>> with_final_answer("2 * 3 = 6.\\n#### 6", 7)
+        '2 * 3 = 6.\\n#### 7'
+    """
+    head, _, _ = solution.rpartition("\n")
+    return (head + "\n" if head else "") + answer_line(answer)
+
+
 def synthetic_problem(seed: int, index: int, split: str = "test") -> Problem:
-    """Problem ``index`` of seed ``seed``: template and numbers drawn from ``random.Random(f"{seed}:{index}")``."""
+    """Problem ``index`` of seed ``seed``: template and numbers drawn from ``random.Random(f"{seed}:{index}")``.
+
+    Its ``group`` is the template's name (``"shopping"``, ``"ages"``, ...).
+    """
     rng = random.Random(f"{seed}:{index}")
     name = rng.choice(sorted(TEMPLATES))
     question, steps, answer = TEMPLATES[name](rng)
@@ -180,10 +204,11 @@ def synthetic_problem(seed: int, index: int, split: str = "test") -> Problem:
         id=f"synthetic/{seed}/{index}",
         question=question,
         answer=str(answer),
-        solution="\n".join(steps) + f"\n#### {answer}",
+        solution="\n".join(steps) + "\n" + answer_line(answer),
         split=split,
         source="synthetic",
         metadata={"template": name, "seed": seed, "index": index},
+        group=name,
     )
 
 
@@ -206,3 +231,33 @@ def synthetic_arithmetic(n: int, seed: int = 0, split: str = "test") -> list[Pro
     if n < 0:
         raise TaskError(f"n must be non-negative, got {n}")
     return [synthetic_problem(seed, i, split) for i in range(n)]
+
+
+@functools.lru_cache(maxsize=1)
+def _index() -> dict[str, Problem]:
+    """Question text -> problem over every generated split (the registry's seeds and sizes); first split wins."""
+    from llm.tasks.registry import SYNTHETIC_SEEDS, SYNTHETIC_SIZES  # the registry imports this module
+
+    index: dict[str, Problem] = {}
+    for split, seed in SYNTHETIC_SEEDS.items():
+        for problem in synthetic_arithmetic(SYNTHETIC_SIZES[split], seed, split):
+            index.setdefault(problem.question, problem)
+    return index
+
+
+def find(question: str) -> Problem | None:
+    """The generated problem (train, test or validation split of the registry) whose question is ``question``.
+
+    Leading and trailing whitespace is ignored. The index is built once per process (about 9300 problems) and
+    cached. Two splits can hold the same question (same template and numbers, hence the same answer and group);
+    the first split in ``SYNTHETIC_SEEDS`` order is returned.
+
+    Returns:
+        The :class:`Problem`, or ``None`` when no generated problem has this question.
+
+    Example:
+        >>> p = synthetic_arithmetic(1, seed=1, split="train")[0]
+        >>> find(p.question).group == p.group
+        True
+    """
+    return _index().get(str(question).strip())

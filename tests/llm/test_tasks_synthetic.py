@@ -78,3 +78,27 @@ def test_pinned_first_problem() -> None:
 def test_negative_count_rejected() -> None:
     with pytest.raises(TaskError, match="non-negative"):
         synthetic_arithmetic(-1, 0)
+
+
+def test_group_is_the_template_and_find_returns_the_problem() -> None:
+    from llm.tasks.synthetic import find
+
+    for split, seed in (("test", 0), ("train", 1), ("validation", 2)):
+        for problem in synthetic_arithmetic(40, seed, split):
+            assert problem.group == problem.metadata["template"] in TEMPLATES
+            found = find("  " + problem.question + "\n")
+            assert found is not None
+            assert (found.question, found.answer, found.group) == (problem.question, problem.answer, problem.group)
+    assert find("What is the airspeed of an unladen swallow?") is None
+    assert find(synthetic_arithmetic(1, 12345)[0].question + " extra") is None
+
+
+@given(seed=seeds, answer=st.integers(0, 10**6))
+def test_with_final_answer_changes_only_the_answer(seed: int, answer: int) -> None:
+    from llm.tasks.synthetic import with_final_answer
+
+    problem = synthetic_arithmetic(1, seed)[0]
+    text = with_final_answer(problem.solution, answer)
+    assert text.splitlines()[:-1] == problem.solution.splitlines()[:-1]
+    assert extract_gsm8k_answer(text) == str(answer)
+    assert grade_gsm8k(text, answer) and (grade_gsm8k(text, problem.answer) == (str(answer) == problem.answer))
