@@ -1,53 +1,201 @@
-"""Bootstrap intervals and McNemar's test."""
+"""Intervals, McNemar, Holm and power (llm/stats.py), checked against published and hand-computed values."""
+
+import math
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy import stats
 
-from llm.stats import bootstrap_diff, bootstrap_mean, mcnemar
+from llm.stats import (
+    ConditionSummary,
+    accuracy_interval,
+    bootstrap_diff,
+    bootstrap_mean,
+    holm,
+    mcnemar,
+    mde_paired,
+    mde_unpaired,
+    paired_diff,
+    paired_table,
+    summarize_conditions,
+    wilson,
+)
 
 outcomes = st.lists(st.booleans(), min_size=1, max_size=60)
 
 
+def table(a: int, b: int, c: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Paired vectors (treated, baseline) with a both-right, b treated-only, c baseline-only, d neither."""
+    treated = np.array([1] * a + [1] * b + [0] * c + [0] * d)
+    baseline = np.array([1] * a + [0] * b + [1] * c + [0] * d)
+    return treated, baseline
+
+
+# Newcombe (1998a), Stat Med 17:857, Table II, method 3 (Wilson score without continuity correction).
+@pytest.mark.parametrize("k, n, low, high", [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605),
+                                              (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)])
+def test_wilson_matches_newcombe_1998a(k, n, low, high):
+    iv = wilson(k, n)
+    assert (round(iv.low, 4), round(iv.high, 4)) == (low, high)
+    assert iv.estimate == k / n
+
+
+def test_wilson_by_hand_for_8_of_10():
+    # z = 1.959964: centre (8 + z^2/2) / (10 + z^2), half-width z sqrt(10 * 0.16 + z^2 / 4) / (10 + z^2).
+    z = 1.959963984540054
+    centre, half = (8 + z * z / 2) / (10 + z * z), z * math.sqrt(1.6 + z * z / 4) / (10 + z * z)
+    iv = wilson(8, 10)
+    assert iv.low == pytest.approx(centre - half, abs=1e-12) and iv.high == pytest.approx(centre + half, abs=1e-12)
+    assert (round(iv.low, 4), round(iv.high, 4)) == (0.4902, 0.9433)
+    assert accuracy_interval([1] * 8 + [0] * 2) == iv
+
+
+@given(st.integers(1, 500), st.data())
+def test_wilson_contains_estimate_inside_unit_range(n, data):
+    k = data.draw(st.integers(0, n))
+    iv = wilson(k, n)
+    assert 0.0 <= iv.low <= iv.estimate <= iv.high <= 1.0
+    assert iv.high - iv.low > 0
+
+
+def test_paired_diff_matches_fagerland_2017():
+    # Cavo et al. (2012) table [[59, 6], [16, 80]] in Fagerland, Lydersen & Laake (2017), ch. 8 (R package
+    # contingencytables): estimate -0.0621, Newcombe square-and-add 95% CI -0.1186 to -0.0046.
+    iv = paired_diff(*table(59, 6, 16, 80))
+    assert (round(iv.estimate, 4), round(iv.low, 4), round(iv.high, 4)) == (-0.0621, -0.1186, -0.0046)
+    # [[1, 0], [0, 1]]: estimate 0, CI -0.5734 to 0.5734 (no discordant pairs, still a positive width).
+    iv = paired_diff(*table(1, 0, 0, 1))
+    assert (iv.estimate, round(iv.low, 4), round(iv.high, 4)) == (0.0, -0.5734, 0.5734)
+
+
+@given(outcomes, st.integers(0, 10_000))
+def test_paired_diff_is_antisymmetric_and_contains_the_estimate(xs, seed):
+    t = np.array(xs)
+    s = np.random.default_rng(seed).random(t.size) < 0.5
+    iv, flipped = paired_diff(t, s), paired_diff(s, t)
+    assert -1.0 <= iv.low <= iv.estimate <= iv.high <= 1.0
+    assert iv.estimate == pytest.approx(t.mean() - s.mean())
+    assert (flipped.low, flipped.high) == pytest.approx((-iv.high, -iv.low))
+
+
+@pytest.mark.parametrize("b, c, p", [
+    (1, 7, 18 / 256),         # 2 (C(8,0) + C(8,1)) / 2^8  (Bentur et al. 2009 in Fagerland et al. 2017)
+    (0, 5, 2 / 32),           # 2 / 2^5
+    (2, 10, 158 / 4096),      # 2 (1 + 12 + 66) / 2^12
+    (3, 3, 1.0),              # 2 * 42 / 64 > 1, capped
+    (0, 0, 1.0),              # no discordant pair
+])
+def test_mcnemar_exact_by_hand(b, c, p):
+    treated, baseline = table(4, b, c, 5)
+    assert mcnemar(treated, baseline) == pytest.approx(p, rel=1e-12)
+    assert mcnemar(baseline, treated) == pytest.approx(p, rel=1e-12)
+
+
+def test_mcnemar_matches_fagerland_2017():
+    # Cavo et al. (2012): the McNemar exact conditional test gives P = 0.052479.
+    assert round(mcnemar(*table(59, 6, 16, 80)), 6) == 0.052479
+
+
+def test_paired_table_counts():
+    assert paired_table(*table(3, 2, 1, 4)) == (3, 2, 1, 4)
+    with pytest.raises(ValueError, match="differ in length"):
+        paired_table([1, 0], [1])
+
+
+def test_holm_on_a_fixed_vector():
+    # Sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.02, 0.03, 0.06, 0.06.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    assert holm([]) == []
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        holm([0.1, 1.5])
+
+
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=12))
+def test_holm_never_lowers_a_p_value_and_keeps_the_order(ps):
+    adj = holm(ps)
+    assert all(p <= a + 1e-12 and a <= 1.0 for p, a in zip(ps, adj))
+    order = np.argsort(ps, kind="stable")
+    assert all(adj[i] <= adj[j] + 1e-12 for i, j in zip(order, order[1:]))
+
+
+def test_mde_paired_by_hand_and_by_simulation():
+    n, psi = 200, 0.3
+    delta = mde_paired(n, psi)
+    # Connor (1987): sqrt(n) delta = z_.975 sqrt(psi) + z_.8 sqrt(psi - delta^2), z = 1.959964, 0.841621.
+    assert math.sqrt(n) * delta == pytest.approx(1.959964 * math.sqrt(psi) + 0.841621 * math.sqrt(psi - delta**2),
+                                                 abs=1e-5)
+    assert round(delta, 4) == 0.1079
+    # Simulated power of the asymptotic McNemar test at that effect: 20000 tables, seed 0.
+    rng = np.random.default_rng(0)
+    counts = rng.multinomial(n, [(psi + delta) / 2, (psi - delta) / 2, 1 - psi], size=20_000)
+    b, c = counts[:, 0], counts[:, 1]
+    z = (b - c) / np.sqrt(np.maximum(b + c, 1))
+    assert np.mean(np.abs(z) > 1.959964) == pytest.approx(0.80, abs=0.02)
+
+
+def test_mde_paired_edges():
+    assert mde_paired(100, 0.0) == math.inf  # no discordant pairs: nothing is detectable
+    assert mde_paired(20, 0.05) == math.inf  # one expected discordant pair
+    assert mde_paired(1000, 0.2) < mde_paired(100, 0.2) < mde_paired(100, 0.4)
+    with pytest.raises(ValueError, match="discordance"):
+        mde_paired(10, 1.5)
+    with pytest.raises(ValueError, match="positive integer"):
+        mde_paired(0, 0.2)
+    with pytest.raises(ValueError, match="power"):
+        mde_paired(10, 0.2, power=1.0)
+
+
+def test_mde_unpaired_by_hand_and_by_simulation():
+    n, p = 100, 0.5
+    delta = mde_unpaired(n, p)
+    # Cohen's h = (1.959964 + 0.841621) sqrt(2 / 100) = 0.396203; p2 = sin^2(pi/4 + h/2) = 0.692959.
+    assert p + delta == pytest.approx(math.sin(math.pi / 4 + 0.396203 / 2) ** 2, abs=2e-4)
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.binomial(n, p, 20_000), rng.binomial(n, p + delta, 20_000)
+    pooled = (x1 + x2) / (2 * n)
+    z = (x2 - x1) / n / np.sqrt(pooled * (1 - pooled) * 2 / n)
+    assert np.mean(np.abs(z) > 1.959964) == pytest.approx(0.80, abs=0.02)
+    assert mde_unpaired(10, 0.99) == math.inf
+
+
+def test_summary_rows_against_hand_values():
+    base = np.array([1] * 5 + [0] * 15)
+    better = np.array([1] * 5 + [1] * 8 + [0] * 7)           # b = 8, c = 0
+    same = np.array([1] * 4 + [0] + [1] + [0] * 14)          # b = 1, c = 1
+    rows = summarize_conditions({"baseline": base, "posterior": better, "prior": same})
+    assert [r.condition for r in rows] == ["baseline", "posterior", "prior"]
+    b0, post, prior = rows
+    assert (b0.n, b0.correct, b0.accuracy, b0.diff, b0.p_mcnemar, b0.p_holm, b0.mde80) == (20, 5, 0.25, None, None,
+                                                                                             None, None)
+    assert b0.ci95 == (wilson(5, 20).low, wilson(5, 20).high)
+    assert (post.wins, post.losses, post.diff) == (8, 0, pytest.approx(0.4))
+    assert post.p_mcnemar == pytest.approx(2 / 256)           # 2 * 2^-8
+    assert prior.p_mcnemar == 1.0
+    assert (post.p_holm, prior.p_holm) == (pytest.approx(4 / 256), 1.0)  # Holm over two conditions
+    assert post.mde80 == pytest.approx(mde_paired(20, 8 / 20))
+    assert prior.mde80 == math.inf and prior.to_dict()["mde80"] is None
+    d = post.to_dict()
+    assert d["condition"] == "posterior" and isinstance(d["ci95"], list) and len(d["diff_ci95"]) == 2
+    assert isinstance(post, ConditionSummary)
+
+
+def test_summary_rejects_bad_input():
+    with pytest.raises(ValueError, match="baseline condition 'baseline'"):
+        summarize_conditions({"prior": [1, 0]})
+    with pytest.raises(ValueError, match="'prior' has 3 outcomes"):
+        summarize_conditions({"baseline": [1, 0], "prior": [1, 0, 1]})
+
+
 @given(outcomes)
-def test_interval_contains_estimate_and_stays_in_unit_range(xs):
+def test_bootstrap_interval_contains_estimate_and_stays_in_unit_range(xs):
     iv = bootstrap_mean(np.array(xs), resamples=500)
     assert 0.0 <= iv.low <= iv.estimate <= iv.high <= 1.0
     assert iv.estimate == pytest.approx(np.mean(xs))
 
 
-def test_interval_width_shrinks_like_one_over_sqrt_n():
-    rng = np.random.default_rng(1)
-    small = bootstrap_mean(rng.random(100) < 0.5)
-    large = bootstrap_mean(rng.random(10_000) < 0.5)
-    ratio = (small.high - small.low) / (large.high - large.low)
-    assert 7 < ratio < 13  # sqrt(100) = 10
-    # Normal approximation at n = 10000: half-width 1.96 * sqrt(p (1 - p) / n) ~ 0.0098.
-    assert (large.high - large.low) / 2 == pytest.approx(0.0098, rel=0.1)
-
-
-@given(outcomes, st.integers(0, 10_000))
-def test_mcnemar_matches_binomial_on_discordant_pairs(xs, seed):
-    a = np.array(xs)
-    b = np.random.default_rng(seed).random(a.size) < 0.5
-    p = mcnemar(a, b)
-    wins, losses = int(np.sum(a & ~b)), int(np.sum(~a & b))
-    expected = 1.0 if wins + losses == 0 else stats.binomtest(wins, wins + losses).pvalue
-    assert p == pytest.approx(expected)
-    assert mcnemar(b, a) == pytest.approx(p)  # symmetric
-
-
-def test_mcnemar_detects_a_real_improvement():
-    base = np.zeros(100, dtype=bool)
-    treated = base.copy()
-    treated[:20] = True
-    assert mcnemar(treated, base) < 1e-5
-    assert mcnemar(base, base) == 1.0
-
-
-def test_paired_diff_interval():
+def test_bootstrap_paired_diff_interval():
     base = np.r_[np.ones(50), np.zeros(50)]
     treated = np.r_[np.ones(70), np.zeros(30)]
     iv = bootstrap_diff(treated, base)
@@ -58,4 +206,13 @@ def test_paired_diff_interval():
 @pytest.mark.parametrize("bad", [[], [0.5, 1.0], [[1, 0]]])
 def test_bad_outcomes_rejected(bad):
     with pytest.raises(ValueError, match="0/1|1-d"):
+        accuracy_interval(np.array(bad))
+    with pytest.raises(ValueError, match="0/1|1-d"):
         bootstrap_mean(np.array(bad))
+
+
+def test_bad_counts_rejected():
+    with pytest.raises(ValueError, match="0 <= successes <= n"):
+        wilson(11, 10)
+    with pytest.raises(ValueError, match="level"):
+        wilson(1, 10, level=1.5)
