@@ -96,16 +96,17 @@ def load_model(
     trust_remote_code: bool = False,
     api_key_env: str | None = "OPENAI_API_KEY",
     timeout: float = 60.0,
-    max_retries: int = 3,
-    concurrency: int = 8,
+    max_retries: int = 5,
+    max_in_flight: int = 64,
 ) -> LanguageModel:
     """Loads the model named by ``spec`` (see the module docstring for the grammar).
 
     Args:
         spec: URL[#model], short name, local folder or hub id.
         batch_size, device, dtype, trust_remote_code: local backend options (:class:`llm.hf.HFModel`).
-        api_key_env, timeout, max_retries, concurrency: HTTP backend options
-            (:class:`llm.openai_http.OpenAIModel`).
+        api_key_env, timeout, max_retries, max_in_flight: HTTP backend options
+            (:class:`llm.openai_http.OpenAIModel`: seconds per attempt, extra attempts after a fault, requests
+            kept in flight at once).
 
     Raises:
         LMError: the model cannot be materialised, loaded or reached (one line).
@@ -119,7 +120,7 @@ def load_model(
         url, _, model = spec.partition("#")
         return OpenAIModel(
             url, model or None, api_key_env=api_key_env, timeout=timeout, max_retries=max_retries,
-            concurrency=concurrency,
+            max_in_flight=max_in_flight,
         )
     from llm.hf import HFModel
 

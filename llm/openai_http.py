@@ -1,9 +1,27 @@
 """OpenAI-compatible HTTP backend (vLLM, llama.cpp server, hosted APIs, :mod:`llm.serve`).
 
 ``str`` prompts go to ``/completions``, chats to ``/chat/completions``; one request per prompt, at most
-``concurrency`` in flight. Connect errors, HTTP 5xx and 429 are retried ``max_retries`` times with exponential
-back-off ``backoff * 2**attempt`` seconds (a numeric ``Retry-After`` wins, capped at ``max_backoff``); anything
-else (timeouts included) fails at once with a one-line :class:`llm.lm.LMError`.
+``max_in_flight`` in flight at once (a thread pool over one pooled ``httpx.Client``), results in prompt order.
+
+**Retries.** A request is attempted at most ``max_retries + 1`` times. Retried: transport faults (connection
+refused, dropped or reset, no valid HTTP answer), timeouts (no answer within ``timeout`` seconds), HTTP 5xx and
+429, and malformed answers (not JSON, not an object, no or empty ``choices``, a missing text, ``logprobs`` whose
+lists disagree in length, do not echo the prompt or stop short of the continuation). Before attempt ``a + 1`` the
+client waits ``d * U(1/2, 1)`` seconds with ``d = min(backoff * 2**a, max_backoff)`` (exponential back-off with
+jitter, so clients that failed together do not retry together); a numeric ``Retry-After`` header replaces the
+delay (capped at ``max_backoff``). Other HTTP 4xx, and answers that show the server lacks a feature (no echo
+logprobs), fail at once. A request that fails for good gives one line: what (request kind), where (URL), after how
+many attempts, and the last fault.
+
+**Batches.** Every prompt of a batch is its own request, so a fault costs at most that prompt: when some prompts
+fail for good, ``generate`` and ``logprob`` wait for every request in flight and raise
+:class:`llm.lm.PartialResults` holding the completed results (``None`` where a prompt failed). After an
+endpoint-wide fault (transport, timeout, 5xx/429 still failing after all retries) requests not yet sent are not
+sent (they are ``None`` too, "not sent"), so a dead server ends a batch after one request's retries, not after
+every prompt's; prompt-specific faults (other 4xx, a malformed answer to one prompt) let the rest of the batch run.
+
+**Suspect answers.** A well-formed answer that is still wrong is kept but flagged in :attr:`llm.lm.Generation.flag`:
+``"empty"`` (no text) or ``"finish_reason=X"`` (ended for a reason other than stop or length).
 
 ``logprob`` uses the vLLM convention: ``/completions`` with ``prompt = p + c``, ``echo=True``, ``logprobs=1``,
 ``max_tokens=1``; the server returns each prompt token's ``token_logprobs`` and ``text_offset``, and the tokens
@@ -16,6 +34,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence, TypeVar
@@ -24,7 +44,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
-from llm.lm import Capabilities, Generation, LMError, Message, Prompt
+from llm.lm import Capabilities, Generation, LMError, Message, PartialResults, Prompt
 from llm.load import check_continuations, check_prompts, check_sampling, row_seed
 
 T = TypeVar("T")
@@ -44,6 +64,10 @@ def normalise_base_url(base_url: str) -> str:
     return url if parts.path.strip("/") else url + "/v1"
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def _snippet(text: str, n: int = 120) -> str:
     return repr(text[:n] + ("..." if len(text) > n else ""))
 
@@ -54,9 +78,21 @@ def _error_message(response: httpx.Response) -> str:
         body = response.json()
         err = body.get("error") if isinstance(body, dict) else None
         msg = err.get("message") if isinstance(err, dict) else (err or body)
-        return " ".join(str(msg).split())[:200]
+        return _one_line(str(msg))[:200]
     except ValueError:
-        return _snippet(" ".join(response.text.split()))
+        return _snippet(_one_line(response.text))
+
+
+class Malformed(ValueError):
+    """An answer that is HTTP 200 JSON but unusable (no choices, missing text, mismatched logprobs): retried."""
+
+
+class RequestFailed(LMError):
+    """One request failed for good (one line). ``endpoint``: the fault concerns the server, not this prompt."""
+
+    def __init__(self, message: str, endpoint: bool) -> None:
+        super().__init__(_one_line(message))
+        self.endpoint = endpoint
 
 
 class OpenAIModel:
@@ -67,10 +103,10 @@ class OpenAIModel:
         model: the served model's name; ``None`` asks ``/models`` (there must be exactly one).
         api_key_env: environment variable holding the API key (sent as ``Authorization: Bearer``); unset or
             ``None``: no header (local servers).
-        timeout: seconds for connecting, and for each read, of one request.
-        max_retries: extra attempts after a connect error, 5xx or 429.
-        concurrency: most requests in flight at once.
-        backoff: first retry delay in seconds (doubles each attempt).
+        timeout: seconds for connecting, and for each read, of one attempt; a slower reply is retried.
+        max_retries: extra attempts after a retryable fault (see the module docstring); 0: one attempt.
+        max_in_flight: most requests in flight at once (vLLM batches them server-side; 64 keeps it busy).
+        backoff: first retry delay in seconds, before jitter (doubles each attempt).
         max_backoff: cap on one delay, seconds.
     """
 
@@ -80,27 +116,32 @@ class OpenAIModel:
         model: str | None = None,
         api_key_env: str | None = "OPENAI_API_KEY",
         timeout: float = 60.0,
-        max_retries: int = 3,
-        concurrency: int = 8,
+        max_retries: int = 5,
+        max_in_flight: int = 64,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
     ) -> None:
-        if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+        if isinstance(timeout, bool) or not (
+            isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0
+        ):
             raise LMError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if not isinstance(max_retries, int) or max_retries < 0:
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise LMError(f"max_retries must be an int >= 0, got {max_retries!r}")
-        if not isinstance(concurrency, int) or concurrency < 1:
-            raise LMError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1:
+            raise LMError(f"max_in_flight must be an int >= 1, got {max_in_flight!r}")
+        for label, value in (("backoff", backoff), ("max_backoff", max_backoff)):
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise LMError(f"{label} must be a number of seconds >= 0, got {value!r}")
         self.base_url = normalise_base_url(base_url)
         self.api_key_env = api_key_env
         self.timeout = float(timeout)
         self.max_retries = max_retries
-        self.concurrency = concurrency
+        self.max_in_flight = max_in_flight
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
         self._client = httpx.Client(
             timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
         )
         self.name = model if model else self._discover_model()
         self.capabilities = Capabilities(chat_template=True, token_logprobs=True, white_box=False)
@@ -122,70 +163,120 @@ class OpenAIModel:
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:
-        delay = self.backoff * 2.0**attempt
+        """Seconds to wait after failed attempt ``attempt`` (0-based): ``min(backoff 2^a, max) * U(1/2, 1)``,
+        or the answer's numeric ``Retry-After`` (capped)."""
         if response is not None:
             try:
-                delay = float(response.headers.get("retry-after", ""))
+                return min(max(float(response.headers.get("retry-after", "")), 0.0), self.max_backoff)
             except ValueError:
                 pass
-        return min(max(delay, 0.0), self.max_backoff)
+        cap = min(self.backoff * 2.0**attempt, self.max_backoff)
+        return cap * random.uniform(0.5, 1.0)
 
-    def request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Sends one request with retries; returns the JSON object answered.
+    def request(
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None = None,
+        parse: Callable[[dict[str, Any]], T] | None = None,
+        kind: str = "request",
+    ) -> T | dict[str, Any]:
+        """Sends one request, retrying faults (see the module docstring); returns ``parse(answer)``.
+
+        ``parse`` turns the answered JSON object into the result; it raises :class:`Malformed` for an answer
+        worth another attempt, :class:`llm.lm.LMError` for one that is not.
 
         Raises:
-            LMError: unreachable after all attempts, timeout, HTTP error, a non-JSON or non-object body.
+            RequestFailed: one line naming ``kind``, the URL, the attempts made and the last fault.
         """
         url = self.base_url + path
         attempts = self.max_retries + 1
+        where = f"{kind} request to {url}"
+        fault, endpoint = "", True
         for attempt in range(attempts):
             response = None
             try:
                 response = self._client.request(method, url, json=payload, headers=self._headers())
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if attempt + 1 < attempts:
-                    time.sleep(self._delay(attempt, None))
-                    continue
-                why = "timed out" if isinstance(exc, httpx.ConnectTimeout) else "refused or failed"
-                raise LMError(f"cannot reach {url}: connection {why} after {attempts} attempts") from None
             except httpx.TimeoutException:
-                raise LMError(f"{url} did not answer within {self.timeout:g} s (timeout)") from None
-            except httpx.HTTPError as exc:  # RemoteProtocolError, ReadError: not an HTTP answer
-                detail = " ".join(str(exc).split())
-                raise LMError(f"{url} sent no valid HTTP answer: {type(exc).__name__}: {detail}") from None
-            status = response.status_code
-            if retryable(status) and attempt + 1 < attempts:
+                fault, endpoint = f"no answer within {self.timeout:g} s (timeout)", True
+            except httpx.ConnectError:
+                fault, endpoint = "cannot connect (connection refused or failed)", True
+            except httpx.TransportError as exc:  # dropped, reset, not HTTP at all
+                fault, endpoint = f"no valid HTTP answer ({type(exc).__name__}: {_one_line(str(exc))[:120]})", True
+            else:
+                status = response.status_code
+                if retryable(status):
+                    fault, endpoint = f"HTTP {status}: {_error_message(response)}", True
+                elif status >= 400:
+                    hint = f" (is ${self.api_key_env} set?)" if status in (401, 403) and self.api_key_env else ""
+                    raise RequestFailed(f"{where} failed: HTTP {status}: {_error_message(response)}{hint}", False)
+                else:
+                    try:
+                        data = response.json()
+                        if not isinstance(data, dict):
+                            raise Malformed(f"answered JSON that is not an object: {_snippet(json.dumps(data))}")
+                        return parse(data) if parse is not None else data
+                    except (ValueError, UnicodeDecodeError) as exc:  # Malformed and JSONDecodeError both
+                        text = str(exc) if isinstance(exc, Malformed) else (
+                            f"answered non-JSON (HTTP {status}): {_snippet(response.text)}")
+                        fault, endpoint = text, False
+                    except LMError as exc:  # a well-formed refusal (a feature the server lacks): not retried
+                        raise RequestFailed(f"{where} failed: {exc}", False) from None
+            if attempt + 1 < attempts:
                 time.sleep(self._delay(attempt, response))
-                continue
-            if status >= 400:
-                hint = f" (is ${self.api_key_env} set?)" if status in (401, 403) and self.api_key_env else ""
-                tries = f" after {attempts} attempts" if retryable(status) else ""
-                raise LMError(f"{url} answered HTTP {status}{tries}: {_error_message(response)}{hint}")
-            try:
-                data = response.json()
-            except (ValueError, UnicodeDecodeError):
-                raise LMError(f"{url} answered non-JSON (HTTP {status}): {_snippet(response.text)}") from None
-            if not isinstance(data, dict):
-                raise LMError(f"{url} answered JSON that is not an object: {_snippet(json.dumps(data))}")
-            return data
-        raise AssertionError("unreachable")  # pragma: no cover
+        times = "attempt" if attempts == 1 else "attempts"
+        raise RequestFailed(f"{where} failed after {attempts} {times}: {fault}", endpoint)
 
-    def _map(self, fn: Callable[[int], T], n: int) -> list[T]:
-        """``[fn(0), ..., fn(n-1)]`` with at most ``concurrency`` calls running at once, in order."""
-        if n <= 1 or self.concurrency == 1:
-            return [fn(i) for i in range(n)]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, n)) as pool:
-            return list(pool.map(fn, range(n)))
+    def _map(self, fn: Callable[[int], T], n: int, what: str) -> list[T]:
+        """``[fn(0), ..., fn(n-1)]`` with at most ``max_in_flight`` calls running at once, in order.
+
+        Raises:
+            PartialResults: some calls failed for good (after every started call has finished).
+        """
+        results: list[Any] = [None] * n
+        errors: dict[int, str] = {}
+        first: list[str] = []
+        lock = threading.Lock()
+        stop = threading.Event()  # set by an endpoint-wide fault: calls not yet started are not made
+
+        def task(i: int) -> None:
+            if stop.is_set():
+                with lock:
+                    errors[i] = f"not sent: stopped after an endpoint fault ({first[0]})"
+                return
+            try:
+                results[i] = fn(i)
+            except LMError as exc:
+                with lock:
+                    errors[i] = str(exc)
+                    if not first:
+                        first.append(str(exc))
+                if isinstance(exc, RequestFailed) and exc.endpoint:
+                    stop.set()
+
+        if n <= 1 or self.max_in_flight == 1:
+            for i in range(n):
+                task(i)
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.max_in_flight, n)) as pool:
+                list(pool.map(task, range(n)))
+        if errors:
+            message = first[0] if n == 1 else (
+                f"{len(errors)} of {n} {what} prompts failed ({n - len(errors)} completed); first: {first[0]}")
+            raise PartialResults(message, results, [f"prompt {i}: {errors[i]}" for i in sorted(errors)])
+        return results
 
     def _discover_model(self) -> str:
-        data = self.request("GET", "/models")
-        try:
-            ids = [str(m["id"]) for m in data["data"]]
-        except (KeyError, TypeError):
-            raise LMError(f"{self.base_url}/models answered malformed JSON: {_snippet(json.dumps(data))}") from None
-        if len(ids) != 1:
-            raise LMError(f"{self.base_url} serves {len(ids)} models {ids}; name one (URL#MODEL)")
-        return ids[0]
+        def ids(data: dict[str, Any]) -> list[str]:
+            try:
+                return [str(m["id"]) for m in data["data"]]
+            except (KeyError, TypeError):
+                raise Malformed(f"answered malformed JSON: {_snippet(json.dumps(data))}") from None
+
+        found = self.request("GET", "/models", parse=ids, kind="models")
+        if len(found) != 1:
+            raise LMError(f"{self.base_url} serves {len(found)} models {found}; name one (URL#MODEL)")
+        return found[0]
 
     # ---- LanguageModel ------------------------------------------------------------------------------------
 
@@ -197,14 +288,18 @@ class OpenAIModel:
         seed: int = 0,
         stop: Sequence[str] = (),
     ) -> list[Generation]:
-        """One request per prompt (prompt ``i`` sent with seed ``seed + i``), results in prompt order."""
+        """One request per prompt (prompt ``i`` sent with seed ``seed + i``), results in prompt order.
+
+        Raises:
+            PartialResults: some prompts failed for good; ``results`` holds the completed generations.
+        """
         chats = check_prompts(prompts)
         stops = check_sampling(max_new_tokens, temperature, seed, stop)
 
         def one(i: int) -> Generation:
             return self._generate_one(chats[i], max_new_tokens, temperature, row_seed(seed, i), stops)
 
-        return self._map(one, len(chats))
+        return self._map(one, len(chats), "generate")
 
     def _generate_one(
         self, prompt: str | list[Message], max_new_tokens: int, temperature: float, seed: int, stops: tuple[str, ...]
@@ -216,31 +311,38 @@ class OpenAIModel:
         payload["messages" if chat else "prompt"] = prompt
         if stops:
             payload["stop"] = list(stops)
+        field = "choices[0].message.content" if chat else "choices[0].text"
+
+        def parse(data: dict[str, Any]) -> Generation:
+            choices = data.get("choices")
+            if not isinstance(choices, list) or not choices:
+                raise Malformed(f"answered no choices (choices={choices!r:.40})")
+            try:
+                choice = choices[0]
+                text = choice["message"]["content"] if chat else choice["text"]
+                text = "" if text is None else text
+                if not isinstance(text, str):
+                    raise TypeError("text is not a string")
+                usage = data.get("usage") or {}
+                prompt_tokens, new_tokens = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+                finish = choice.get("finish_reason")
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+                raise Malformed(f"answered JSON without a usable {field}: {_snippet(json.dumps(data))}") from None
+            flag = "empty" if text == "" else None
+            if flag is None and finish not in (None, "stop", "length", "eos"):
+                flag = f"finish_reason={_one_line(str(finish))[:40]}"
+            reason = "length" if finish == "length" else "stop"
+            return Generation(text, prompt_tokens, new_tokens, reason, flag)
+
         path = "/chat/completions" if chat else "/completions"
-        data = self.request("POST", path, payload)
-        try:
-            choice = data["choices"][0]
-            text = choice["message"]["content"] if chat else choice["text"]
-            text = "" if text is None else text
-            if not isinstance(text, str):
-                raise TypeError("text is not a string")
-            usage = data.get("usage") or {}
-            reason = "length" if choice.get("finish_reason") == "length" else "stop"
-            return Generation(
-                text=text, prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                new_tokens=int(usage.get("completion_tokens", 0)), finish_reason=reason,
-            )
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
-            field = "choices[0].message.content" if chat else "choices[0].text"
-            raise LMError(
-                f"{self.base_url}{path} answered JSON without a usable {field}: {_snippet(json.dumps(data))}"
-            ) from None
+        return self.request("POST", path, payload, parse, kind="chat" if chat else "generate")
 
     def logprob(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> np.ndarray:
         """Sums echoed prompt-token logprobs over each continuation (see the module docstring), float64 ``(N,)``.
 
         Raises:
             LMError: a chat prompt, or a server that does not offer echo logprobs.
+            PartialResults: some prompts failed for good; ``results`` holds the completed floats.
         """
         chats = check_prompts(prompts)
         conts = check_continuations(chats, continuations)
@@ -251,39 +353,65 @@ class OpenAIModel:
         def one(i: int) -> float:
             return self._logprob_one(str(chats[i]), conts[i]) if conts[i] else 0.0
 
-        return np.asarray(self._map(one, len(chats)), dtype=np.float64)
+        return np.asarray(self._map(one, len(chats), "logprob"), dtype=np.float64)
 
     def _logprob_one(self, prompt: str, continuation: str) -> float:
         full = prompt + continuation
         payload = {
             "model": self.name, "prompt": full, "max_tokens": 1, "temperature": 0.0, "echo": True, "logprobs": 1,
         }
-        url = f"{self.base_url}/completions"
-        data = self.request("POST", "/completions", payload)
-        try:
-            info = data["choices"][0].get("logprobs")
-        except (KeyError, IndexError, TypeError, AttributeError):
-            raise LMError(f"{url} answered JSON without choices[0]: {_snippet(json.dumps(data))}") from None
-        if not isinstance(info, dict) or not info.get("token_logprobs"):
-            raise LMError(f"{url} does not offer echo logprobs (needed by logprob): answer had logprobs={info!r:.80}")
-        try:
-            offsets = [int(o) for o in info["text_offset"]]
-            values = list(info["token_logprobs"])
-            if len(offsets) != len(values):
-                raise ValueError("length mismatch")
-        except (KeyError, TypeError, ValueError):
-            raise LMError(f"{url} answered malformed logprobs (text_offset/token_logprobs): {info!r:.120}") from None
-        ends = offsets[1:] + [len(full)]
-        total, found = 0.0, False
-        for start, end, value in zip(offsets, ends, values):
-            if end > len(prompt) and start < len(full):
-                if value is None:
-                    raise LMError(f"{url} gave no logprob for the first token; use a non-empty prompt")
-                try:
-                    total += float(value)
-                except (TypeError, ValueError):
-                    raise LMError(f"{url} answered a non-numeric token logprob {value!r:.40}") from None
-                found = True
-        if not found:
-            raise LMError(f"{url} echoed no token for the continuation {continuation!r:.60}")
-        return total
+        return self.request("POST", "/completions", payload, lambda data: echo_sum(data, prompt, full), "logprob")
+
+
+def echo_sum(data: dict[str, Any], prompt: str, full: str) -> float:
+    """``sum log p(token)`` over the echoed tokens of ``full`` that end after ``len(prompt)``.
+
+    Raises:
+        Malformed: no choices, lists of different lengths, offsets out of order or past the text, an echo that
+            is not ``full``, tokens that stop before the end of ``full`` (a truncated list) or none in the
+            continuation: retried.
+        LMError: no ``logprobs`` at all (the server does not offer them) or no score for a context-less first
+            token: not retried.
+    """
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise Malformed(f"answered no usable choices[0]: {_snippet(json.dumps(data))}")
+    choice = choices[0]
+    info = choice.get("logprobs")
+    if info is None or (isinstance(info, dict) and "token_logprobs" not in info):
+        raise LMError(f"does not offer echo logprobs (needed by logprob): answer had logprobs={info!r:.80}")
+    try:
+        offsets = [int(o) for o in info["text_offset"]]
+        values = list(info["token_logprobs"])
+        tokens = info.get("tokens")
+        if tokens is not None:
+            tokens = [str(t) for t in tokens]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise Malformed(f"answered malformed logprobs (text_offset/token_logprobs): {info!r:.120}") from None
+    lengths = {len(offsets), len(values)} | ({len(tokens)} if tokens is not None else set())
+    if len(lengths) != 1 or not offsets:
+        raise Malformed(f"answered mismatched logprobs: {len(values)} token_logprobs, {len(offsets)} text_offset"
+                        + (f", {len(tokens)} tokens" if tokens is not None else ""))
+    text = choice.get("text")
+    if isinstance(text, str) and not text.startswith(full):
+        raise Malformed(f"echoed {_snippet(text, 60)}, not the prompt sent {_snippet(full, 60)}")
+    if any(b < a for a, b in zip(offsets, offsets[1:])) or offsets[0] < 0 or offsets[-1] > max(
+            len(full), len(text) if isinstance(text, str) else 0):
+        raise Malformed(f"answered logprobs with text offsets out of order or past the text: {offsets!r:.80}")
+    if tokens is not None and max(o + len(t) for o, t in zip(offsets, tokens)) < len(full):
+        covered = max(o + len(t) for o, t in zip(offsets, tokens))
+        raise Malformed(f"answered logprobs for only the first {covered} of {len(full)} characters (missing tokens)")
+    ends = offsets[1:] + [len(full)]
+    total, found = 0.0, False
+    for start, end, value in zip(offsets, ends, values):
+        if end > len(prompt) and start < len(full):
+            if value is None:
+                raise LMError("gave no logprob for the first token; use a non-empty prompt")
+            try:
+                total += float(value)
+            except (TypeError, ValueError):
+                raise Malformed(f"answered a non-numeric token logprob {value!r:.40}") from None
+            found = True
+    if not found:
+        raise Malformed(f"echoed no token for the continuation {full[len(prompt):]!r:.60}")
+    return total

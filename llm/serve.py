@@ -7,8 +7,11 @@ Run it::
 Endpoints: ``GET /v1/models``; ``POST /v1/completions`` (``prompt`` a str or list of str, ``max_tokens``
 (default 16; 0 allowed with ``echo``), ``temperature`` (default 1), ``seed``, ``stop``, ``echo``, ``logprobs``);
 ``POST /v1/chat/completions`` (``messages``, same sampling fields). Token logprobs need a model with
-``token_logprobs(text)`` (:class:`llm.hf.HFModel` has it); otherwise such requests get HTTP 400. Requests are
-served one at a time (a lock around the model), so concurrent clients queue rather than oversubscribe the CPU.
+``token_logprobs(text)`` (:class:`llm.hf.HFModel` has it); otherwise such requests get HTTP 400. Every
+connection gets its own thread (up to 128 waiting to be accepted), so a client keeping 64 requests in flight has
+them all received at once; the model calls themselves run one at a time (a lock around the model), so concurrent
+clients queue rather than oversubscribe the CPU. ``ModelServer.in_flight`` / ``peak_in_flight`` count the
+requests being handled now / at most so far.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class ModelServer(ThreadingHTTPServer):
     """``ThreadingHTTPServer`` holding the model, its public name and a lock serialising model calls."""
 
     daemon_threads = True
+    request_queue_size = 128  # listen backlog: 64+ clients connecting at once are not refused or delayed
 
     def __init__(self, model: LanguageModel, port: int = 0, name: str | None = None, verbose: bool = False) -> None:
         super().__init__((HOST, port), _Handler)
@@ -75,6 +79,15 @@ class ModelServer(ThreadingHTTPServer):
         self.model_name = name or model.name
         self.verbose = verbose
         self.lock = threading.Lock()
+        self.in_flight = 0  # requests being handled now
+        self.peak_in_flight = 0  # the most handled at once so far
+        self._count_lock = threading.Lock()
+
+    def count(self, delta: int) -> None:
+        """Adds ``delta`` (+1 on receipt, -1 when answered) to ``in_flight`` and updates ``peak_in_flight``."""
+        with self._count_lock:
+            self.in_flight += delta
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
     @property
     def url(self) -> str:
@@ -183,6 +196,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, f"no route GET {self.path}", "not_found")
 
     def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+        self.server.count(+1)
+        try:
+            self._post()
+        finally:
+            self.server.count(-1)
+
+    def _post(self) -> None:
         routes = {"/v1/completions": self.server.completions, "/v1/chat/completions": self.server.chat}
         route = routes.get(self.path.rstrip("/"))
         if route is None:

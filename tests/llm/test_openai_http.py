@@ -121,7 +121,7 @@ def served(tiny_model: HFModel) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def remote(served: str) -> Iterator[OpenAIModel]:
-    with OpenAIModel(served, timeout=60.0, concurrency=3, api_key_env=None) as model:
+    with OpenAIModel(served, timeout=60.0, max_in_flight=3, api_key_env=None) as model:
         yield model
 
 
@@ -188,7 +188,8 @@ def test_server_without_token_scores_gives_clear_error() -> None:
 
 def test_server_crash_is_http_500_and_retried() -> None:
     with serving(Crashing(), name="crash") as url:
-        with pytest.raises(LMError, match=r"HTTP 500 after 3 attempts: ZeroDivisionError: boom"):
+        with pytest.raises(LMError, match=rf"^generate request to {url}/completions failed after 3 attempts: "
+                                          r"HTTP 500: ZeroDivisionError: boom$"):
             client(url).generate(["hi"], 3)
 
 
@@ -248,10 +249,11 @@ def free_port() -> int:
 def test_unreachable_endpoint() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     start = time.monotonic()
-    with pytest.raises(LMError, match=r"cannot reach .*: connection refused or failed after 3 attempts") as info:
+    with pytest.raises(LMError, match=rf"generate request to {url}/completions failed after 3 attempts: cannot "
+                                      r"connect \(connection refused or failed\)$") as info:
         client(url).generate(["hi"], 3)
     assert "\n" not in str(info.value) and time.monotonic() - start < 5
-    with pytest.raises(LMError, match="cannot reach"):
+    with pytest.raises(LMError, match=f"models request to {url}/models failed after 1 attempt: cannot connect"):
         OpenAIModel(url, model=None, max_retries=0)  # model discovery fails the same way
 
 
@@ -262,27 +264,28 @@ def test_slow_server_times_out() -> None:
 
     with fake_server(slow) as (url, rec):
         start = time.monotonic()
-        with pytest.raises(LMError, match=r"did not answer within 0.3 s \(timeout\)"):
+        with pytest.raises(LMError, match=r"failed after 3 attempts: no answer within 0.3 s \(timeout\)$"):
             client(url, timeout=0.3).generate(["hi"], 3)
-        assert time.monotonic() - start < 3 and len(rec.requests) == 1  # timeouts are not retried
+        assert time.monotonic() - start < 3 and len(rec.requests) == 3  # timeouts are retried, boundedly
 
 
 @pytest.mark.parametrize(
-    ("reply", "chat", "message"),
+    ("reply", "chat", "message", "tries"),
     [
-        ((200, "<html>oops</html>"), False, r"answered non-JSON \(HTTP 200\): '<html>oops</html>'"),
-        ((200, "[1, 2]"), False, "JSON that is not an object"),
-        ((200, {"choices": []}), False, r"without a usable choices\[0\]\.text"),
-        ((200, {"choices": [{"text": 5}]}), False, r"without a usable choices\[0\]\.text"),
-        ((200, {"choices": [{"text": "x"}]}), True, r"without a usable choices\[0\]\.message\.content"),
-        ((404, {"error": {"message": "The model `m` does not exist."}}), False, "HTTP 404: The model `m` does"),
+        ((200, "<html>oops</html>"), False, r"3 attempts: answered non-JSON \(HTTP 200\): '<html>oops</html>'", 3),
+        ((200, "[1, 2]"), False, "3 attempts: answered JSON that is not an object", 3),
+        ((200, {"choices": []}), False, r"3 attempts: answered no choices", 3),
+        ((200, {"choices": [{"text": 5}]}), False, r"3 attempts: answered JSON without a usable choices\[0\]\.text", 3),
+        ((200, {"choices": [{"text": "x"}]}), True, r"^chat request to .* usable choices\[0\]\.message\.content", 3),
+        ((404, {"error": {"message": "The model `m` does not exist."}}), False,
+         "/completions failed: HTTP 404: The model `m` does", 1),  # a client error is not retried
     ],
 )
-def test_garbage_answers(reply: tuple[int, Any], chat: bool, message: str) -> None:
+def test_garbage_answers(reply: tuple[int, Any], chat: bool, message: str, tries: int) -> None:
     with fake_server(lambda h, i, b, r: send(h, *reply)) as (url, rec):
         with pytest.raises(LMError, match=message) as info:
             client(url).generate([CHAT if chat else "hi"], 3)
-        assert "\n" not in str(info.value) and len(rec.requests) == 1
+        assert "\n" not in str(info.value) and len(rec.requests) == tries
 
 
 def test_non_http_garbage() -> None:
@@ -295,7 +298,7 @@ def test_non_http_garbage() -> None:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
-        with pytest.raises(LMError, match="sent no valid HTTP answer"):
+        with pytest.raises(LMError, match="failed after 3 attempts: no valid HTTP answer"):
             client(f"http://127.0.0.1:{server.server_address[1]}").generate(["hi"], 3)
     finally:
         server.shutdown()
@@ -303,13 +306,15 @@ def test_non_http_garbage() -> None:
 
 
 def test_logprobs_not_offered_or_malformed() -> None:
-    with fake_server(lambda h, i, b, r: send(h, 200, completion("x", logprobs=None))) as (url, _):
-        with pytest.raises(LMError, match="does not offer echo logprobs"):
+    with fake_server(lambda h, i, b, r: send(h, 200, completion("x", logprobs=None))) as (url, rec):
+        with pytest.raises(LMError, match="^logprob request to .* failed: does not offer echo logprobs"):
             client(url).logprob(["a"], ["b"])
+        assert len(rec.requests) == 1  # a missing feature is not retried
     bad = {"tokens": ["a"], "token_logprobs": [-1.0], "text_offset": [0, 1]}
-    with fake_server(lambda h, i, b, r: send(h, 200, completion("ab", logprobs=bad))) as (url, _):
-        with pytest.raises(LMError, match="malformed logprobs"):
+    with fake_server(lambda h, i, b, r: send(h, 200, completion("ab", logprobs=bad))) as (url, rec):
+        with pytest.raises(LMError, match="failed after 3 attempts: answered mismatched logprobs: 1 token_logprobs"):
             client(url).logprob(["a"], ["b"])
+        assert len(rec.requests) == 3
 
 
 def test_vllm_style_echo_sums_continuation_tokens() -> None:
@@ -338,21 +343,25 @@ def test_retries_5xx_and_429_then_succeeds() -> None:
 
 def test_retries_are_bounded_and_4xx_not_retried() -> None:
     with fake_server(lambda h, i, b, r: send(h, 502, "bad gateway")) as (url, rec):
-        with pytest.raises(LMError, match="HTTP 502 after 2 attempts: 'bad gateway'"):
+        with pytest.raises(LMError, match="failed after 2 attempts: HTTP 502: 'bad gateway'"):
             client(url, max_retries=1).generate(["hi"], 3)
         assert len(rec.requests) == 2
     with fake_server(lambda h, i, b, r: send(h, 400, {"error": {"message": "bad field"}})) as (url, rec):
-        with pytest.raises(LMError, match="HTTP 400: bad field$"):
+        with pytest.raises(LMError, match="/completions failed: HTTP 400: bad field$"):
             client(url, max_retries=5).generate(["hi"], 3)
         assert len(rec.requests) == 1
 
 
-def test_backoff_schedule() -> None:
+def test_backoff_schedule_has_bounded_jitter() -> None:
     model = client("http://127.0.0.1:9/v1", backoff=0.5, max_backoff=3.0)
-    assert [model._delay(a, None) for a in range(4)] == [0.5, 1.0, 2.0, 3.0]
+    for attempt, cap in enumerate([0.5, 1.0, 2.0, 3.0, 3.0]):
+        delays = [model._delay(attempt, None) for _ in range(200)]
+        assert all(cap / 2 <= d <= cap for d in delays)
+        assert max(delays) - min(delays) > cap / 4  # jittered: clients that failed together spread out
     response = httpx.Response(429, headers={"Retry-After": "1.5"})
     assert model._delay(0, response) == 1.5
-    assert model._delay(2, httpx.Response(429, headers={"Retry-After": "soon"})) == 2.0
+    assert model._delay(0, httpx.Response(429, headers={"Retry-After": "99"})) == 3.0
+    assert 1.0 <= model._delay(2, httpx.Response(429, headers={"Retry-After": "soon"})) <= 2.0
 
 
 def test_api_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -383,7 +392,7 @@ def test_requests_carry_fields_and_keep_order() -> None:
 
     with fake_server(echo) as (url, rec):
         prompts: list[Prompt] = [f"p{i}" for i in range(7)] + [CHAT]
-        gens = client(url, concurrency=4).generate(prompts, 5, temperature=0.5, seed=10, stop=["\n"])
+        gens = client(url, max_in_flight=4).generate(prompts, 5, temperature=0.5, seed=10, stop=["\n"])
         assert [g.text for g in gens] == [f"echo:p{i}" for i in range(7)] + ["chat:What is 2+2?"]
         assert gens[-1] == Generation("chat:What is 2+2?", 0, 0, "stop")  # no usage reported: counts are 0
         by_prompt = {json.dumps(b.get("prompt", b.get("messages"))): (p, b) for p, b, _ in rec.requests}
@@ -405,7 +414,7 @@ def test_concurrency_limit(limit: int) -> None:
         send(h, 200, completion(body["prompt"]))
 
     with fake_server(paired) as (url, rec):
-        gens = client(url, concurrency=limit).generate([f"p{i}" for i in range(6)], 2)
+        gens = client(url, max_in_flight=limit).generate([f"p{i}" for i in range(6)], 2)
         assert [g.text for g in gens] == [f"p{i}" for i in range(6)]
         assert (rec.max_in_flight == 1) if limit == 1 else (2 <= rec.max_in_flight <= limit)
 
@@ -429,7 +438,9 @@ def test_base_url_normalisation(given: str, want: str) -> None:
         ({"base_url": "ftp://x"}, "must be an http"),
         ({"timeout": 0}, "timeout"),
         ({"max_retries": -1}, "max_retries"),
-        ({"concurrency": 0}, "concurrency"),
+        ({"max_in_flight": 0}, "max_in_flight"),
+        ({"max_in_flight": True}, "max_in_flight"),
+        ({"backoff": -1}, "backoff"),
     ],
 )
 def test_constructor_validation(kwargs: dict[str, Any], message: str) -> None:
