@@ -136,6 +136,10 @@ def tiny_gpt2(
     There are no real GPT-2 weights offline: this model's text is noise, but its shapes, tokenizer and
     numerics are GPT-2's, which is what tests and smoke runs need.
 
+    The folder is written beside ``path``, checked with :func:`llm.model_check.validate_model_folder` and
+    then swapped into place (:func:`llm.atomic.atomic_folder`): a killed or failed call leaves ``path`` as it
+    was, never a folder with a 0-byte ``config.json`` or no tokenizer.
+
     Args:
         path: output folder (created).
         seed: weight-initialisation seed.
@@ -144,9 +148,15 @@ def tiny_gpt2(
 
     Returns:
         ``path`` as a ``Path``.
+
+    Raises:
+        llm.atomic.NoSpaceError: the disk filled up while writing (``path`` is untouched).
     """
     import torch
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    from llm.atomic import atomic_folder
+    from llm.model_check import validate_model_folder
 
     out = Path(path)
     tok = AutoTokenizer.from_pretrained(str(gpt2_tokenizer_path(cache)))
@@ -158,9 +168,10 @@ def tiny_gpt2(
     torch.manual_seed(seed)
     model = GPT2LMHeadModel(config)
     model.generation_config.pad_token_id = tok.eos_token_id
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out))
-    tok.save_pretrained(str(out))
+    with atomic_folder(out) as tmp:
+        model.save_pretrained(str(tmp))
+        tok.save_pretrained(str(tmp))
+        validate_model_folder(tmp, vocab_size=len(tok))
     return out
 
 
