@@ -131,19 +131,24 @@ def _order(n: int, config: TrainConfig) -> list[list[int]]:
 
 
 def _save(model, tok, optimizer, step: int, losses: list[float], config: TrainConfig, out: Path, name: str) -> None:
-    tmp = out / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    torch.save({"optimizer": optimizer.state_dict(), "step": step, "losses": losses}, tmp / "trainer_state.pt")
-    (tmp / "train_config.json").write_text(json.dumps(asdict(config), indent=2))
-    final = out / name
-    old = out / f".{name}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    """Writes a resumable checkpoint to ``out/name`` atomically (built beside it, checked, swapped into place).
+
+    Raises:
+        llm.atomic.NoSpaceError: the disk filled up (one line naming the folder; the previous checkpoint stays).
+    """
+    import io
+
+    from llm.atomic import atomic_folder
+    from llm.model_check import validate_model_folder
+
+    state = io.BytesIO()  # torch.save straight to a full disk fails with an opaque "unexpected pos" error
+    torch.save({"optimizer": optimizer.state_dict(), "step": step, "losses": losses}, state)
+    with atomic_folder(out / name) as tmp:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "trainer_state.pt").write_bytes(state.getbuffer())
+        (tmp / "train_config.json").write_text(json.dumps(asdict(config), indent=2))
+        validate_model_folder(tmp)
 
 
 def _run(
