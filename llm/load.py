@@ -2,6 +2,8 @@
 
 Spec grammar (first match wins):
 
+* ``simulated`` or ``simulated:PATH.json``: the simulated Receiver with a known optimum
+  (:class:`llm.simulated.SimulatedReceiver`; the default spec, or the spec in that JSON file);
 * ``http://...`` or ``https://...``: an OpenAI-compatible endpoint (:class:`llm.openai_http.OpenAIModel`); an
   optional ``#MODEL`` suffix names the served model, otherwise ``/v1/models`` is asked;
 * a short name of :mod:`llm.models` (``smollm2-135m``, ``tiny-gpt2``, ...): materialised offline, then local;
@@ -114,6 +116,10 @@ def load_model(
     if not isinstance(spec, str) or not spec.strip():
         raise LMError(f"model spec must be a non-empty str, got {spec!r}")
     spec = spec.strip()
+    if spec == "simulated" or spec.startswith("simulated:"):
+        from llm.simulated import SimulatedReceiver, load_spec
+
+        return SimulatedReceiver(load_spec(spec.partition(":")[2] or None))
     if spec.startswith(("http://", "https://")):
         from llm.openai_http import OpenAIModel
 

@@ -1,0 +1,512 @@
+"""A simulated Receiver with a known optimum: the ground truth that shows the persuasion machinery works.
+
+The Receiver answers the synthetic task's problems (:mod:`llm.tasks.synthetic`), whose templates are the problem
+*groups* ``g``. Its behaviour is fixed by a frozen :class:`SimulatedSpec`:
+
+* ``success[g][a]``: the probability ``p(g, a)`` that its answer is correct when it *acts on* item ``a`` (an item id
+  of the catalogue, ``"none"`` = no information);
+* ``obedience`` ``rho``: when the prompt carries item ``a``'s information, it acts on ``a`` with probability
+  ``rho`` and on ``"none"`` otherwise; with no item in the prompt it acts on ``"none"``;
+* ``prior``: its belief over the items when the prompt carries no information.
+
+So the success probability of a prompt carrying item ``a`` on a problem of group ``g`` is
+
+.. math:: v(g, a) = \\rho\\, p(g, a) + (1 - \\rho)\\, p(g, \\text{none}), \\qquad v(g, \\text{none}) = p(g, \\text{none}),
+
+the best item of a group is ``a*(g) = argmax_a v(g, a)`` (``"none"`` when every hint lowers success), and the
+optimal per-group choice has the exact value ``sum_g w_g max_a v(g, a)`` (:meth:`SimulatedSpec.optimal_value`).
+
+:class:`SimulatedReceiver` implements :class:`llm.lm.LanguageModel`:
+
+* ``generate``: finds the problem (the last line of the prompt, after an optional ``"Label:"`` prefix, whose text is
+  a generated synthetic question: :func:`llm.tasks.synthetic.find`), the item whose name or ``hint_text`` occurs in
+  the rest of the prompt (the ``"Possible approaches:"`` options line of belief prompts is ignored; the earliest
+  occurrence wins, the longer text on a tie), and draws the action and the outcome with :func:`respond` from
+  uniforms that depend only on ``(spec.seed, question, sample)``: common random numbers, so the same sample of the
+  same question succeeds under item ``a`` whenever it succeeds under any item ``b`` with ``p(g, b) <= p(g, a)``
+  (and the Receiver obeyed in both). ``temperature = 0``: sample ``"greedy"`` (deterministic per prompt, whatever
+  the ``seed``); ``temperature > 0``: sample ``(seed, j)`` where ``j`` counts earlier copies of the same prompt in
+  the call. A correct answer is the problem's worked solution; a wrong one is the same steps ending in a wrong
+  number (:func:`llm.tasks.synthetic.with_final_answer`). ``max_new_tokens`` does not cut the text; token counts
+  are whitespace-separated words.
+* ``logprob``: for a belief continuation ``" <item name>."`` (:func:`llm.beliefs.belief_requests`) it returns
+  ``log mu(item)`` with ``mu`` the prior, or ``rho * delta_a + (1 - rho) * prior`` when the prompt carries item
+  ``a``'s information, so :func:`llm.beliefs.receiver_beliefs` recovers exactly these beliefs. Other continuations
+  raise a one-line :class:`~llm.lm.LMError`.
+
+``load_model("simulated")`` gives the Receiver of :func:`default_spec`; ``load_model("simulated:PATH.json")`` one of
+a spec file (:meth:`SimulatedSpec.to_json` writes one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping, NamedTuple, Sequence
+
+import numpy as np
+
+from llm.catalogue import NONE_ID, Catalogue, load_catalogue
+from llm.lm import Capabilities, Generation, LMError, Prompt
+from llm.tasks.base import Problem
+from llm.tasks.synthetic import TEMPLATES, find, with_final_answer
+
+#: Tolerance on "sums to 1" for the prior.
+PRIOR_TOL = 1e-6
+#: The label line of belief prompts that lists every item (ignored when looking for the item in a prompt).
+OPTIONS_PREFIX = "possible approaches:"
+_LABEL = re.compile(r"^[A-Za-z][A-Za-z' ]{0,39}:\s*")
+
+
+class SimulatedSpecError(LMError):
+    """A malformed simulated-Receiver spec (one line, naming the field)."""
+
+
+def _probability(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise SimulatedSpecError(f"{where} must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class SimulatedSpec:
+    """The simulated Receiver's behaviour (see the module docstring for the model).
+
+    Attributes:
+        success: ``group -> item id -> p(g, a)``, the probability of a correct answer when acting on item ``a``;
+            every row lists every item of the catalogue and ``"none"``.
+        prior: ``item id -> mu0(a)``, the belief with no information in the prompt (on the simplex, same items).
+        obedience: ``rho``, the probability of acting on the item whose information is in the prompt.
+        seed: the seed of every draw (answers and obedience).
+        catalogue: built-in catalogue name or path (its items plus ``"none"`` are the items).
+        name: the model name the Receiver reports.
+
+    Raises:
+        SimulatedSpecError: a missing or unknown item or group, a value outside ``[0, 1]``, a prior that does not
+            sum to 1, a non-integer seed.
+    """
+
+    success: Mapping[str, Mapping[str, float]]
+    prior: Mapping[str, float]
+    obedience: float = 0.9
+    seed: int = 0
+    catalogue: str = "math"
+    name: str = "simulated"
+    _cat: Catalogue = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            cat = load_catalogue(self.catalogue).with_none()
+        except LMError:
+            raise
+        except Exception as exc:  # CatalogueError is a GameError: re-raise as a spec error, one line
+            raise SimulatedSpecError(f"simulated spec catalogue: {exc}") from None
+        object.__setattr__(self, "_cat", cat)
+        items = set(cat.ids)
+        if not isinstance(self.success, Mapping) or not self.success:
+            raise SimulatedSpecError("simulated spec 'success' must be a non-empty mapping group -> item -> p")
+        rows: dict[str, Mapping[str, float]] = {}
+        for group, row in self.success.items():
+            if not isinstance(group, str) or not group:
+                raise SimulatedSpecError(f"simulated spec group names must be non-empty str, got {group!r}")
+            if not isinstance(row, Mapping):
+                raise SimulatedSpecError(f"simulated spec success[{group!r}] must be a mapping item -> p")
+            self._check_items(set(row), items, f"success[{group!r}]")
+            rows[group] = MappingProxyType(
+                {i: _probability(row[i], f"success[{group!r}][{i!r}]") for i in cat.ids}
+            )
+        object.__setattr__(self, "success", MappingProxyType(rows))
+        if not isinstance(self.prior, Mapping):
+            raise SimulatedSpecError("simulated spec 'prior' must be a mapping item -> probability")
+        self._check_items(set(self.prior), items, "prior")
+        prior = {i: _probability(self.prior[i], f"prior[{i!r}]") for i in cat.ids}
+        if abs(sum(prior.values()) - 1.0) > PRIOR_TOL:
+            raise SimulatedSpecError(f"simulated spec prior sums to {sum(prior.values())!r}, not 1")
+        object.__setattr__(self, "prior", MappingProxyType(prior))
+        object.__setattr__(self, "obedience", _probability(self.obedience, "obedience"))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise SimulatedSpecError(f"simulated spec seed must be an int, got {self.seed!r}")
+        if not isinstance(self.name, str) or not self.name:
+            raise SimulatedSpecError(f"simulated spec name must be a non-empty str, got {self.name!r}")
+
+    def _check_items(self, got: set, items: set, where: str) -> None:
+        missing, unknown = sorted(items - got), sorted(map(str, got - items))
+        if missing or unknown:
+            raise SimulatedSpecError(
+                f"simulated spec {where}: "
+                + "; ".join(s for s in (missing and f"missing items {missing}", unknown and f"unknown items {unknown}") if s)
+                + f" (catalogue {self.catalogue!r} plus 'none')"
+            )
+
+    # --- the items and groups -----------------------------------------------------------------------------------
+    @property
+    def catalogue_items(self) -> Catalogue:
+        """The catalogue with the ``none`` item: the items, in the order of every array below."""
+        return self._cat
+
+    @property
+    def items(self) -> tuple[str, ...]:
+        """Item ids in catalogue order (``"none"`` included)."""
+        return self._cat.ids
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Group names in spec order."""
+        return tuple(self.success)
+
+    @property
+    def none_index(self) -> int:
+        """The index of ``"none"`` in :attr:`items`."""
+        return self.items.index(NONE_ID)
+
+    def group_index(self, group: str) -> int:
+        """The row of ``group`` in :meth:`success_table`; a one-line error for an unknown group."""
+        try:
+            return self.groups.index(group)
+        except ValueError:
+            raise SimulatedSpecError(f"simulated spec has no group {group!r} (groups: {', '.join(self.groups)})") from None
+
+    # --- the exact quantities ---------------------------------------------------------------------------------------
+    def success_table(self) -> np.ndarray:
+        """``p[g, a]``, shape ``(G, m)``: groups in :attr:`groups` order, items in :attr:`items` order."""
+        return np.array([[self.success[g][i] for i in self.items] for g in self.groups], dtype=float)
+
+    def prior_vector(self) -> np.ndarray:
+        """``mu0``, shape ``(m,)`` in :attr:`items` order."""
+        return np.array([self.prior[i] for i in self.items], dtype=float)
+
+    def belief(self, item: str | None = None) -> np.ndarray:
+        """The Receiver's belief: the prior (``item=None``) or ``rho * delta_item + (1 - rho) * prior``."""
+        mu = (1.0 - self.obedience) * self.prior_vector() if item is not None else self.prior_vector()
+        if item is not None:
+            mu[self.items.index(item)] += self.obedience
+        return mu
+
+    def value_table(self) -> np.ndarray:
+        """``v[g, a] = rho p[g, a] + (1 - rho) p[g, none]``, shape ``(G, m)``: success with item ``a``'s hint."""
+        p = self.success_table()
+        return self.obedience * p + (1.0 - self.obedience) * p[:, [self.none_index]]
+
+    def value(self, group: str, item: str) -> float:
+        """``v(g, a)``: the probability of a correct answer on group ``g`` when the prompt carries item ``a``."""
+        return float(self.value_table()[self.group_index(group), self.items.index(item)])
+
+    def best_item(self, group: str) -> str:
+        """``a*(g) = argmax_a v(g, a)`` (the first in catalogue order on a tie; ``"none"`` when silence is best)."""
+        return self.items[int(np.argmax(self.value_table()[self.group_index(group)]))]
+
+    def group_weight_vector(self, group_weights: Mapping[str, float] | None = None) -> np.ndarray:
+        """Normalised group weights in :attr:`groups` order (uniform when ``None``: the synthetic generator's)."""
+        if group_weights is None:
+            return np.full(len(self.groups), 1.0 / len(self.groups))
+        unknown = sorted(set(group_weights) - set(self.groups))
+        if unknown:
+            raise SimulatedSpecError(f"group_weights name unknown groups {unknown}")
+        w = np.array([float(group_weights.get(g, 0.0)) for g in self.groups])
+        if np.any(~np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise SimulatedSpecError("group_weights must be finite, non-negative and not all 0")
+        return w / w.sum()
+
+    def optimal_value(self, group_weights: Mapping[str, float] | None = None) -> float:
+        """``sum_g w_g max_a v(g, a)``: the success rate of the best per-group choice (weights normalised)."""
+        return float(self.group_weight_vector(group_weights) @ self.value_table().max(axis=1))
+
+    def item_value(self, item: str, group_weights: Mapping[str, float] | None = None) -> float:
+        """``sum_g w_g v(g, item)``: the success rate of sending ``item`` on every problem (``"none"``: baseline)."""
+        return float(self.group_weight_vector(group_weights) @ self.value_table()[:, self.items.index(item)])
+
+    # --- JSON -------------------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict that :meth:`from_dict` reads back."""
+        return {
+            "name": self.name, "catalogue": self.catalogue, "obedience": self.obedience, "seed": self.seed,
+            "prior": dict(self.prior), "success": {g: dict(r) for g, r in self.success.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "simulated spec") -> SimulatedSpec:
+        """Reads :meth:`to_dict`'s format; unknown keys are an error."""
+        if not isinstance(data, Mapping):
+            raise SimulatedSpecError(f"{where} must be a JSON object, got {type(data).__name__}")
+        keys = {"name", "catalogue", "obedience", "seed", "prior", "success"}
+        unknown = sorted(set(data) - keys)
+        if unknown or "success" not in data or "prior" not in data:
+            raise SimulatedSpecError(f"{where}: unknown keys {unknown}" if unknown else f"{where} needs 'success' and 'prior'")
+        return cls(**{k: data[k] for k in keys if k in data})
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """The spec as JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=1) + "\n"
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+
+def load_spec(path: str | Path | None = None) -> SimulatedSpec:
+    """The spec in the JSON file ``path``, or :func:`default_spec` when ``path`` is ``None`` (one-line errors)."""
+    if path is None:
+        return default_spec()
+    p = Path(path)
+    if not p.is_file():
+        raise SimulatedSpecError(f"simulated spec file not found: {p}")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SimulatedSpecError(f"simulated spec {p} is not valid JSON: {exc}") from None
+    return SimulatedSpec.from_dict(data, where=f"simulated spec {p.name}")
+
+
+# --- the default spec: math catalogue x the synthetic task's templates ---------------------------------------------
+
+#: Each synthetic template: ``(p(g, none), {item: p(g, item)})``; unlisted items distract: ``p(g, none) - 0.10``.
+#: Different groups need different items, and on ``sharing`` and ``savings`` every hint lowers success.
+DEFAULT_SUCCESS: Mapping[str, tuple[float, Mapping[str, float]]] = MappingProxyType({
+    "ages": (0.30, {"write_equation": 0.70, "break_into_steps": 0.38, "guess_and_check": 0.40}),
+    "discount": (0.40, {"fractions_percents": 0.78, "break_into_steps": 0.47}),
+    "distance": (0.50, {"make_table": 0.80, "unit_rates": 0.60, "break_into_steps": 0.56}),
+    "fraction": (0.35, {"fractions_percents": 0.75, "break_into_steps": 0.42}),
+    "harvest": (0.45, {"break_into_steps": 0.80, "make_table": 0.60}),
+    "production": (0.40, {"break_into_steps": 0.80, "unit_rates": 0.50}),
+    "reading": (0.50, {"work_backwards": 0.68, "break_into_steps": 0.58}),
+    "savings": (0.75, {"break_into_steps": 0.68}),
+    "sharing": (0.70, {"break_into_steps": 0.63}),
+    "shopping": (0.55, {"unit_rates": 0.85, "break_into_steps": 0.60}),
+})
+#: The default Receiver's prior belief: it favours "break into steps" (unlisted items share the rest equally).
+DEFAULT_PRIOR: Mapping[str, float] = MappingProxyType({"break_into_steps": 0.30, "write_equation": 0.15, NONE_ID: 0.10})
+DISTRACTION = 0.10
+
+
+def default_spec(*, obedience: float = 0.9, seed: int = 0, catalogue: str = "math") -> SimulatedSpec:
+    """The default Receiver: :data:`DEFAULT_SUCCESS` over the synthetic templates, :data:`DEFAULT_PRIOR`, ``rho = 0.9``.
+
+    Items of the catalogue that :data:`DEFAULT_SUCCESS` does not list get ``p(g, none) - DISTRACTION``, so a catalogue
+    with more items still gives a valid spec (the table's items must exist in it).
+    """
+    cat = load_catalogue(catalogue).with_none()
+    ids = cat.ids
+    assert set(DEFAULT_SUCCESS) == set(TEMPLATES), "DEFAULT_SUCCESS must cover the synthetic templates"
+    success: dict[str, dict[str, float]] = {}
+    for group, (p_none, special) in DEFAULT_SUCCESS.items():
+        unknown = sorted(set(special) - set(ids))
+        if unknown:
+            raise SimulatedSpecError(f"the default spec needs items {unknown}, missing from catalogue {catalogue!r}")
+        success[group] = {i: special.get(i, p_none if i == NONE_ID else round(p_none - DISTRACTION, 6)) for i in ids}
+    rest = [i for i in ids if i not in DEFAULT_PRIOR]
+    left = 1.0 - sum(DEFAULT_PRIOR[i] for i in ids if i in DEFAULT_PRIOR)
+    prior = {i: DEFAULT_PRIOR.get(i, left / len(rest)) for i in ids}
+    return SimulatedSpec(success, prior, obedience=obedience, seed=seed, catalogue=catalogue)
+
+
+# --- the response rule, shared with experiments/bpa_regret.py -------------------------------------------------------
+
+def respond(success: Any, obedience: Any, none_index: int, group: Any, item: Any, u_obey: Any, u_correct: Any):
+    """The simulated Receiver's action and outcome, elementwise over NumPy or JAX arrays.
+
+    .. math:: a = \\text{item if } u_{obey} < \\rho \\text{ else none}, \\qquad
+              \\text{correct} = u_{correct} < p[g, a].
+
+    Args:
+        success: ``p``, shape ``(G, m)`` (:meth:`SimulatedSpec.success_table`).
+        obedience: ``rho``.
+        none_index: the index of ``"none"``.
+        group, item: group and item indices (the item whose information is in the prompt; ``none_index`` if none).
+        u_obey, u_correct: uniforms in ``[0, 1)``; the same ones across items give common random numbers.
+
+    Returns:
+        ``(acted, correct)``: the item index acted on and a boolean.
+    """
+    follow = u_obey < obedience
+    acted = follow * item + (1 - follow) * none_index
+    return acted, u_correct < success[group, acted]
+
+
+# --- the Receiver ---------------------------------------------------------------------------------------------------
+
+def _text(prompt: Prompt) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    return "\n".join(str(m["content"]) for m in prompt)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def uniform(*parts: Any) -> float:
+    """A uniform in ``[0, 1)`` from a hash of ``parts`` (stable across runs, platforms and Python versions)."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+class Reading(NamedTuple):
+    """What the Receiver reads in a prompt."""
+
+    problem: Problem | None  # the synthetic problem asked (None: no known question)
+    item: str | None  # the item whose information is in the prompt (None: none)
+
+
+class Decision(NamedTuple):
+    """One simulated answer: what the Receiver read, did and got."""
+
+    problem_id: str
+    group: str
+    item: str  # the item whose information was in the prompt ("none" if none)
+    acted: str  # the item acted on
+    correct: bool
+
+
+class SimulatedReceiver:
+    """A :class:`llm.lm.LanguageModel` whose answers follow a :class:`SimulatedSpec` (see the module docstring).
+
+    Args:
+        spec: the behaviour; :func:`default_spec` when ``None``.
+        name: the reported model name (default ``spec.name``).
+
+    Example:
+        >>> from llm.tasks.synthetic import synthetic_arithmetic
+        >>> rx = SimulatedReceiver()
+        >>> p = synthetic_arithmetic(1, seed=0)[0]
+        >>> rx.read("Question: " + p.question + "\\nAnswer:").problem.group == p.group
+        True
+    """
+
+    def __init__(self, spec: SimulatedSpec | None = None, *, name: str | None = None) -> None:
+        self.spec = default_spec() if spec is None else spec
+        if not isinstance(self.spec, SimulatedSpec):
+            raise SimulatedSpecError(f"spec must be a SimulatedSpec, got {type(self.spec).__name__}")
+        self.name = name or self.spec.name
+        self.capabilities = Capabilities(chat_template=False, token_logprobs=True, white_box=False)
+        self._table = self.spec.success_table()
+        cat = self.spec.catalogue_items
+        patterns = []
+        for item in cat.items:
+            for text in (item.name, item.hint_text):
+                if _norm(text):
+                    patterns.append((_norm(text), item.id))
+        self._patterns = [(re.compile(r"(?<!\w)" + re.escape(t) + r"(?!\w)"), t, i) for t, i in patterns]
+        self._names = {_norm(item.name): item.id for item in cat.items}
+
+    # --- reading a prompt -------------------------------------------------------------------------------------
+    def read(self, prompt: Prompt) -> Reading:
+        """The problem (last line holding a known synthetic question) and the item in the rest of the prompt."""
+        lines = _text(prompt).splitlines()
+        problem, question_lines = None, set()
+        for k, line in enumerate(lines):
+            for candidate in (line, _LABEL.sub("", line.strip(), count=1)):
+                found = find(candidate) if candidate.strip() else None
+                if found is not None:
+                    problem = found
+                    question_lines.add(k)
+                    break
+        rest = " ".join(
+            line for k, line in enumerate(lines)
+            if k not in question_lines and not _norm(line).startswith(OPTIONS_PREFIX)
+        )
+        return Reading(problem, self._item_in(_norm(rest)))
+
+    def _item_in(self, text: str) -> str | None:
+        best: tuple[int, int, str] | None = None
+        for pattern, raw, item in self._patterns:
+            match = pattern.search(text)
+            if match is not None:
+                key = (match.start(), -len(raw), item)
+                if best is None or key < best:
+                    best = key
+        return None if best is None else best[2]
+
+    def decide(self, prompts: Sequence[Prompt], temperature: float = 0.0, seed: int = 0) -> list[Decision]:
+        """The Receiver's action and outcome for each prompt (what :meth:`generate` writes out as text).
+
+        Raises:
+            LMError: a prompt holds no known synthetic question, or its group is not in the spec (one line).
+        """
+        from llm.load import check_prompts
+
+        return [d for d, _ in self._decide(check_prompts(prompts), temperature, seed)]
+
+    def _decide(self, prompts: Sequence[Prompt], temperature: float, seed: int) -> list[tuple[Decision, Problem]]:
+        seen: dict[str, int] = {}
+        out = []
+        for k, prompt in enumerate(prompts):
+            text = _text(prompt)
+            reading = self.read(prompt)
+            if reading.problem is None:
+                first = next((line for line in text.splitlines() if line.strip()), "")
+                raise LMError(
+                    f"simulated receiver {self.name!r}: prompt {k} holds no known synthetic question "
+                    f"(it answers only llm.tasks.synthetic problems; first line {first[:70]!r})"
+                )
+            problem = reading.problem
+            if problem.group not in self.spec.success:
+                raise LMError(f"simulated receiver {self.name!r}: prompt {k} is of group {problem.group!r}, "
+                              f"which the spec does not list")
+            if temperature > 0:
+                sample: tuple[Any, ...] = (seed, seen.get(text, 0))
+                seen[text] = seen.get(text, 0) + 1
+            else:
+                sample = ("greedy",)
+            key = (self.spec.seed, problem.question, *sample)
+            item = reading.item or NONE_ID
+            acted, correct = respond(
+                self._table, self.spec.obedience, self.spec.none_index, self.spec.group_index(problem.group),
+                self.spec.items.index(item), uniform(*key, "obey"), uniform(*key, "correct"),
+            )
+            out.append((Decision(problem.id, problem.group, item, self.spec.items[int(acted)], bool(correct)), problem))
+        return out
+
+    # --- LanguageModel ----------------------------------------------------------------------------------------
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        max_new_tokens: int = 128,
+        temperature: float = 0.0,
+        seed: int = 0,
+        stop: Sequence[str] = (),
+    ) -> list[Generation]:
+        """One answer per prompt: the worked solution, with a wrong final number when the draw fails."""
+        from llm.load import check_prompts, check_sampling
+
+        stops = check_sampling(max_new_tokens, temperature, seed, stop)
+        prompts = check_prompts(prompts)
+        out = []
+        for prompt, (d, problem) in zip(prompts, self._decide(prompts, temperature, seed)):
+            text = problem.solution
+            if not d.correct:
+                right = int(problem.answer)
+                key = (self.spec.seed, problem.question, d.item, d.acted)
+                text = with_final_answer(problem.solution, right + 1 + int(9 * uniform(*key, "wrong")))
+            text = " " + text
+            for s in stops:
+                text = text.split(s, 1)[0]
+            out.append(Generation(text, len(_text(prompt).split()), len(text.split()), "stop"))
+        return out
+
+    def logprob(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> np.ndarray:
+        """``log mu(item)`` for belief continuations ``" <item name>."`` (prior, or the posterior after an item)."""
+        from llm.load import check_continuations, check_prompts
+
+        prompts = check_prompts(prompts)
+        continuations = check_continuations(prompts, continuations)
+        out = np.empty(len(prompts))
+        beliefs: dict[str | None, np.ndarray] = {}
+        for k, (prompt, cont) in enumerate(zip(prompts, continuations)):
+            label = _norm(cont)
+            label = label[:-1].rstrip() if label.endswith(".") else label
+            if label not in self._names:
+                raise LMError(
+                    f"simulated receiver {self.name!r} scores only item names as continuations (\" <name>.\"), "
+                    f"got {cont[:60]!r} for prompt {k}"
+                )
+            item = self.read(prompt).item
+            if item not in beliefs:
+                beliefs[item] = self.spec.belief(item)
+            mass = beliefs[item][self.spec.items.index(self._names[label])]
+            out[k] = math.log(mass) if mass > 0 else -math.inf
+        return out
+
