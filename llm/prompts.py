@@ -47,6 +47,14 @@ SIGNAL_TEMPLATE = "Suggested approach: {name}. {hint_text}"
 #: How a signal reaches the Receiver when it answers: prepended to the task's own prompt.
 RECEIVER_PROMPT_SIGNAL = "Advisor's hint: {signal}\n\n{task_prompt}"
 
+#: How an information item's text reaches the Receiver as prose, placed by the task (``llm.tasks``): a line before
+#: the math question, or a sentence in the user message of a chat.
+HINT_LINE = "Hint: {hint}"
+
+#: How it reaches a code Receiver in completion mode: a Python comment at the top of the code (``# `` before every
+#: further line), so that the completion still continues the function.
+HINT_COMMENT = "# Hint: {hint}"
+
 #: All templates by name (the doc test checks that docs/method.md shows each one verbatim).
 TEMPLATES: dict[str, str] = {
     "BELIEF_PROMPT": BELIEF_PROMPT,
@@ -87,6 +95,22 @@ def belief_continuation(name: str) -> str:
 def advisor_prompt(question: str, name: str, description: str) -> str:
     """The Advisor's prompt (:data:`ADVISOR_PROMPT`) for question ``x`` and an item ``omega``."""
     return ADVISOR_PROMPT.format(question=str(question).strip(), name=name, description=description)
+
+
+def hint_line(hint: str) -> str:
+    """:data:`HINT_LINE` for ``hint``, on one line (:func:`one_line`)."""
+    return HINT_LINE.format(hint=one_line(hint))
+
+
+def hint_comment(hint: str) -> str:
+    """:data:`HINT_COMMENT` for ``hint``: one comment line per line of the stripped hint, each ending in a newline."""
+    lines = [line.rstrip() for line in str(hint).strip().splitlines()]
+    return HINT_COMMENT.format(hint=lines[0]) + "\n" + "".join(f"# {line}".rstrip() + "\n" for line in lines[1:])
+
+
+def has_hint(hint: str | None) -> bool:
+    """Whether ``hint`` carries any text (``None`` and blank hints mean: no information)."""
+    return hint is not None and bool(str(hint).strip())
 
 
 def receiver_prompt(task_prompt: str, signal: str | None = None) -> str:

@@ -1,12 +1,14 @@
 """Final-answer extraction and numeric equality for GSM8K-style math answers.
 
-``extract_gsm8k_answer`` reads the final number of a model response, trying in order
+:func:`marked_answer` reads the answer a response *marks* as final, trying in order
 
 1. the GSM8K convention ``"#### N"`` (the first such line carrying a number: a completion model that runs on into
    a next question answers it later);
-2. the last LaTeX ``\\boxed{N}``;
+2. the last LaTeX ``\\boxed{...}`` (balanced braces; its content is returned as written);
 3. the last ``"The answer is N"`` / ``"Answer: N"``;
-4. the last number in the text.
+
+and :func:`last_number` the last number anywhere. ``extract_gsm8k_answer`` is the marked answer as a number, else
+the last number (the "flexible" reading of :mod:`llm.tasks.grading`).
 
 A number may carry a sign, ``$``, thousands commas, decimals or a fraction ``a/b``; a trailing period is not a
 decimal point. ``numeric_equal`` compares two such answers exactly as rationals, within a tolerance
@@ -27,7 +29,7 @@ _NUMBER = re.compile(
     r"(?<![\w.])(?P<neg>-\s?)?\$?\s?(?P<body>(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|\.\d+)(?:/(?P<den>\d+))?"
 )
 _HASHES = re.compile(r"####[^\n]*")
-_BOXED = re.compile(r"\\boxed\s*\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
+_BOXED = re.compile(r"\\boxed\s*\{")
 _ANSWER_IS = re.compile(r"answer\s*(?:is\b|:)", re.IGNORECASE)
 _FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
 _MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-"})
@@ -51,6 +53,58 @@ def _numbers(text: str) -> list[str]:
     return out
 
 
+def boxed_content(text: str) -> str | None:
+    """The content of the last ``\\boxed{...}`` in ``text`` (nested braces allowed), or ``None``.
+
+    An unclosed last box (a reply cut by the token limit) is skipped in favour of the one before it.
+
+    Examples:
+        >>> boxed_content("so $\\\\boxed{\\\\frac{\\\\sqrt{3}}{2}}$.")
+        '\\\\frac{\\\\sqrt{3}}{2}'
+    """
+    for m in reversed(list(_BOXED.finditer(text))):
+        depth = 1
+        for i in range(m.end(), len(text)):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                return text[m.end() : i].strip()
+    return None
+
+
+def marked_answer(text: str) -> tuple[str, str] | None:
+    """The answer ``text`` marks as final, as ``(mark, answer)``, or ``None`` when it marks none.
+
+    ``mark`` is ``"hashes"`` (first ``#### N`` line with a number; ``answer`` is the number), ``"boxed"`` (last
+    non-empty ``\\boxed{...}``; ``answer`` is its LaTeX content) or ``"answer_is"`` (last ``The answer is N`` /
+    ``Answer: N``; ``answer`` is the number). Numbers are canonical (no ``$`` or commas).
+
+    Examples:
+        >>> marked_answer("3 + 4 = 7\\n#### 7")
+        ('hashes', '7')
+        >>> marked_answer("So the total is 7.") is None
+        True
+    """
+    text = _normalize(text)
+    for m in _HASHES.finditer(text):
+        found = _numbers(m.group(0)[4:])
+        if found:
+            return "hashes", found[0]
+    boxed = boxed_content(text)
+    if boxed:
+        return "boxed", boxed
+    for m in reversed(list(_ANSWER_IS.finditer(text))):
+        found = _numbers(text[m.end() :].split("\n", 1)[0])
+        if found:
+            return "answer_is", found[0]
+    return None
+
+
+def last_number(text: str) -> str | None:
+    """The last number in ``text`` as a canonical string, or ``None`` (lm-eval's "flexible-extract")."""
+    found = _numbers(_normalize(text))
+    return found[-1] if found else None
+
+
 def extract_gsm8k_answer(text: str) -> str | None:
     """The final numeric answer of a response as a canonical string (``"-1234.5"``, ``"3/4"``), or ``None``.
 
@@ -58,8 +112,8 @@ def extract_gsm8k_answer(text: str) -> str | None:
         text: a model response or a GSM8K reference solution.
 
     Returns:
-        The number without ``$`` or commas, from ``"#### N"``, else ``\\boxed{N}``, else ``"The answer is N"``,
-        else the last number; ``None`` when the text has no number.
+        The number of the :func:`marked_answer` (for a box: the last number inside it), else the
+        :func:`last_number`; ``None`` when there is no number.
 
     Examples:
         >>> extract_gsm8k_answer("She makes 9 * 2 = $18.\\n#### 18")
@@ -67,20 +121,13 @@ def extract_gsm8k_answer(text: str) -> str | None:
         >>> extract_gsm8k_answer("So the total is $1,234.50.")
         '1234.50'
     """
-    text = _normalize(text)
-    for m in _HASHES.finditer(text):
-        found = _numbers(m.group(0)[4:])
-        if found:
-            return found[0]
-    for m in reversed(list(_BOXED.finditer(text))):
-        found = _numbers(m.group(1))
-        if found:
-            return found[-1]
-    for m in reversed(list(_ANSWER_IS.finditer(text))):
-        found = _numbers(text[m.end() :].split("\n", 1)[0])
-        if found:
-            return found[0]
-    found = _numbers(text)
+    marked = marked_answer(text)
+    if marked is None:
+        return last_number(text)
+    mark, answer = marked
+    if mark != "boxed":
+        return answer
+    found = _numbers(answer)
     return found[-1] if found else None
 
 

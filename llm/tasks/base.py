@@ -77,3 +77,22 @@ class CodeProblem:
 
 
 AnyProblem = Union[Problem, CodeProblem]
+
+
+@dataclass(frozen=True)
+class Grade:
+    """Both verdicts on one response (see :func:`llm.tasks.grading.grade_math`).
+
+    Attributes:
+        strict: correct, reading only an answer the response marks as final (math: ``#### N``, ``\\boxed{...}``
+            or ``The answer is N``; code: the tests pass).
+        flexible: correct, reading the marked answer if there is one, else the last number (code: as ``strict``).
+        extracted: what was compared with the reference (math: the marked answer, else the last number; code: the
+            cleaned program text); ``None`` when the response has nothing to compare.
+        marked: the response marks a final answer (math) or defines a function or returns a value (code).
+    """
+
+    strict: bool
+    flexible: bool
+    extracted: str | None
+    marked: bool

@@ -22,6 +22,7 @@ import re
 from typing import Sequence
 
 from llm.lm import Prompt
+from llm.prompts import has_hint, hint_comment, hint_line
 from llm.tasks.base import CodeProblem, TaskError
 
 HUMANEVAL_STOP = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ", "\n```")
@@ -32,6 +33,7 @@ MBPP_CHAT = "Reply with the Python code only, in one ```python code block."
 
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 _TOP_LEVEL_JUNK = re.compile(r"(assert\b|print\(|if\s+__name__\s*==)")
+_CODE_FINAL = re.compile(r"^\s*(?:def|return)\b", re.MULTILINE)
 
 
 def extract_fenced(text: str, entry_point: str | None = None) -> str:
@@ -109,23 +111,32 @@ def _mbpp_block(problem: CodeProblem) -> str:
             f"Your code should pass these tests:\n\n{problem.test}\n")
 
 
-def format_code_prompt(problem: CodeProblem, shots: Sequence[CodeProblem] = (), chat: bool = False) -> Prompt:
-    """The prompt for a code problem.
+def format_code_prompt(problem: CodeProblem, shots: Sequence[CodeProblem] = (), chat: bool = False,
+                       hint: str | None = None) -> Prompt:
+    """The prompt for a code problem, optionally with a hint.
 
     HumanEval: the prompt itself (completion style, zero-shot; stop at :data:`HUMANEVAL_STOP`), or a chat asking
     for the whole function. MBPP: the format of Austin et al. (2021), ``"You are an expert Python programmer ...
     [BEGIN]\\n<code>\\n[DONE]"`` per shot (usually task_ids 2-4 of the prompt split), ending in ``"[BEGIN]\\n"``
     (stop at ``[DONE]``); in chat, user/assistant pairs with fenced code.
 
+    A ``hint`` goes where code expects it. Completion style: the comment :data:`llm.prompts.HINT_COMMENT` at the top
+    of the code (HumanEval: before the imports and the signature; MBPP: right after ``[BEGIN]``), so that the
+    model still continues the function (prose before Python source cost 22 points on HumanEval). Chat: the line
+    :data:`llm.prompts.HINT_LINE` in the last user message, before the code block (HumanEval) or the reply
+    instruction (MBPP). Without a hint (``None`` or blank) the prompt is unchanged.
+
     Raises:
         TaskError: an unknown ``problem.source``, or shots for HumanEval.
     """
+    h = hint if has_hint(hint) else None
     if problem.source == "humaneval":
         if shots:
             raise TaskError("HumanEval prompts are zero-shot; pass no shots")
         if chat:
-            return [{"role": "user", "content": f"{HUMANEVAL_CHAT}\n\n```python\n{problem.prompt}```"}]
-        return problem.prompt
+            lead = "" if h is None else f"{hint_line(h)}\n\n"
+            return [{"role": "user", "content": f"{HUMANEVAL_CHAT}\n\n{lead}```python\n{problem.prompt}```"}]
+        return ("" if h is None else hint_comment(h)) + problem.prompt
     if problem.source != "mbpp":
         raise TaskError(f"cannot format a prompt for {problem.id}: unknown source {problem.source!r}")
     if chat:
@@ -133,7 +144,27 @@ def format_code_prompt(problem: CodeProblem, shots: Sequence[CodeProblem] = (), 
         for shot in shots:
             messages.append({"role": "user", "content": f"{_mbpp_block(shot)}{MBPP_CHAT}"})
             messages.append({"role": "assistant", "content": f"```python\n{shot.canonical_solution.strip()}\n```"})
-        messages.append({"role": "user", "content": f"{_mbpp_block(problem)}{MBPP_CHAT}"})
+        lead = "" if h is None else f"{hint_line(h)}\n"
+        messages.append({"role": "user", "content": f"{_mbpp_block(problem)}{lead}{MBPP_CHAT}"})
         return messages
     parts = [f"{_mbpp_block(s)}[BEGIN]\n{s.canonical_solution.strip()}\n[DONE]\n\n" for s in shots]
-    return "".join(parts) + f"{_mbpp_block(problem)}[BEGIN]\n"
+    return "".join(parts) + f"{_mbpp_block(problem)}[BEGIN]\n" + ("" if h is None else hint_comment(h))
+
+
+def reference_response(problem: CodeProblem) -> str:
+    """A response that passes the tests: the canonical solution (HumanEval: the function body that continues the
+    prompt; MBPP: the whole code), without surrounding blank lines."""
+    return problem.canonical_solution.strip("\n") + "\n"
+
+
+def wrong_response(problem: CodeProblem) -> str:
+    """A response that fails the tests: the entry point raising ``NotImplementedError`` (HumanEval: as a body)."""
+    body = "    raise NotImplementedError\n"
+    if problem.source == "humaneval":
+        return body
+    return f"def {problem.entry_point}(*args, **kwargs):\n{body}"
+
+
+def has_code_answer(response: str) -> bool:
+    """Whether a code response defines a function or returns a value (a ``def`` or ``return`` line)."""
+    return _CODE_FINAL.search(response) is not None

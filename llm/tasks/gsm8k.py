@@ -14,12 +14,15 @@ import re
 from typing import Any, Sequence
 
 from llm.lm import Prompt
+from llm.prompts import has_hint, hint_line
+from llm.tasks.answers import parse_number
 from llm.tasks.base import Problem, TaskError
 from llm.tasks.data import hub_name, load_hub, locate, read_jsonl, require
 
 SPLITS = ("train", "test")
 STOP = ("Question:", "\n\n\n")
-SYSTEM = "Solve the math word problem step by step. End your reply with a last line of the form '#### <number>'."
+ANSWER_INSTRUCTION = "End your reply with a last line of the form '#### <number>'."
+SYSTEM = f"Solve the math word problem step by step. {ANSWER_INSTRUCTION}"
 _CALC = re.compile(r"<<[^>]*>>")
 
 
@@ -86,17 +89,21 @@ def load_gsm8k(
     return problems
 
 
-def format_math_prompt(problem: Problem, shots: Sequence[Problem] = (), chat: bool = False) -> Prompt:
-    """The prompt for a math word problem, optionally few-shot.
+def format_math_prompt(problem: Problem, shots: Sequence[Problem] = (), chat: bool = False,
+                       hint: str | None = None) -> Prompt:
+    """The prompt for a math word problem, optionally few-shot, optionally with a hint.
 
     Completion style: ``"Question: q_i\\nAnswer: s_i\\n\\n" ... "Question: q\\nAnswer:"`` (stop at
     :data:`STOP`); chat style: a system instruction asking for a ``#### N`` line, then one user/assistant pair per
-    shot, then the question. Shot solutions lose their ``<<...>>`` annotations.
+    shot, then the question. Shot solutions lose their ``<<...>>`` annotations. A ``hint`` becomes the line
+    :data:`llm.prompts.HINT_LINE` just before the final ``Question:`` (chat: before the question in the last user
+    message, separated by a blank line); without one (``None`` or blank) the prompt is unchanged.
 
     Args:
         problem: the question to ask.
         shots: worked examples (their ``solution`` must be non-empty).
         chat: build a list of chat messages instead of one string.
+        hint: the information item's text shown to the Receiver.
 
     Raises:
         TaskError: a shot without a solution.
@@ -104,12 +111,31 @@ def format_math_prompt(problem: Problem, shots: Sequence[Problem] = (), chat: bo
     for shot in shots:
         if not shot.solution:
             raise TaskError(f"few-shot example {shot.id} has no solution")
+    lead = hint_line(hint) if hint is not None and has_hint(hint) else ""
     if chat:
         messages = [{"role": "system", "content": SYSTEM}]
         for shot in shots:
             messages.append({"role": "user", "content": shot.question})
             messages.append({"role": "assistant", "content": clean_solution(shot.solution)})
-        messages.append({"role": "user", "content": problem.question})
+        messages.append({"role": "user", "content": f"{lead}\n\n{problem.question}" if lead else problem.question})
         return messages
     parts = [f"Question: {s.question}\nAnswer: {clean_solution(s.solution)}\n\n" for s in shots]
-    return "".join(parts) + f"Question: {problem.question}\nAnswer:"
+    return "".join(parts) + (f"{lead}\n" if lead else "") + f"Question: {problem.question}\nAnswer:"
+
+
+def reference_response(problem: Problem) -> str:
+    """A response in the task's answer format that grades correct: the worked solution without calculator marks
+    (it ends in ``#### N``), or ``"#### N"`` when the problem has no solution."""
+    if problem.solution:
+        return clean_solution(problem.solution).strip()
+    return f"#### {problem.answer}"
+
+
+def wrong_response(problem: Problem) -> str:
+    """A response in the task's answer format that grades wrong under both readings: ``"#### N+1"`` (or, for a
+    non-numeric reference, a reply with no number)."""
+    value = parse_number(problem.answer)
+    if value is None:
+        return "I cannot solve this problem."
+    wrong = value + 1
+    return f"#### {wrong.numerator if wrong.denominator == 1 else wrong}"
