@@ -187,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, status: int, message: str, kind: str) -> None:
-        self._send(status, {"error": {"message": message, "type": kind, "code": status}})
+        self._send(*_error_body(status, message, kind))
 
     def do_GET(self) -> None:  # noqa: N802 (stdlib name)
         if self.path.rstrip("/") == "/v1/models":
@@ -198,16 +198,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (stdlib name)
         self.server.count(+1)
         try:
-            self._post()
+            status, payload = self._answer()
         finally:
-            self.server.count(-1)
+            self.server.count(-1)  # before the answer leaves: the client may send its next request at once
+        self._send(status, payload)
 
-    def _post(self) -> None:
+    def _answer(self) -> tuple[int, dict[str, Any]]:
+        """``(HTTP status, JSON body)`` for this POST."""
         routes = {"/v1/completions": self.server.completions, "/v1/chat/completions": self.server.chat}
         route = routes.get(self.path.rstrip("/"))
         if route is None:
-            self._error(404, f"no route POST {self.path}", "not_found")
-            return
+            return _error_body(404, f"no route POST {self.path}", "not_found")
         try:
             length = int(self.headers.get("Content-Length", "0"))
             if not 0 < length <= MAX_BODY:
@@ -215,14 +216,17 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(length))
             if not isinstance(body, dict):
                 raise RequestError("request body must be a JSON object")
-            self._send(200, route(body))
+            return 200, route(body)
         except (RequestError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
-            self._error(400, str(exc).splitlines()[0] if str(exc) else "bad request", "invalid_request_error")
+            return _error_body(400, str(exc).splitlines()[0] if str(exc) else "bad request", "invalid_request_error")
         except LMError as exc:
-            self._error(400, str(exc), "invalid_request_error")
+            return _error_body(400, str(exc), "invalid_request_error")
         except Exception as exc:  # the model crashed: report, keep serving
-            self._error(500, f"{type(exc).__name__}: {str(exc)[:200]}", "server_error")
+            return _error_body(500, f"{type(exc).__name__}: {str(exc)[:200]}", "server_error")
 
+
+def _error_body(status: int, message: str, kind: str) -> tuple[int, dict[str, Any]]:
+    return status, {"error": {"message": message, "type": kind, "code": status}}
 
 def make_server(model: LanguageModel, port: int = 0, name: str | None = None, verbose: bool = False) -> ModelServer:
     """A server for ``model`` on ``127.0.0.1:port`` (``0``: a free port); call ``serve_forever()`` on it."""
