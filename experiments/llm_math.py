@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from llm.experiment_cli import main  # noqa: E402
 
-DEFAULTS = {"out": "runs/llm_math", "task": "gsm8k", "catalogue": "math", "limit": 20, "max_new_tokens": 256}
+DEFAULTS = {"out": "runs/llm_math", "task": "gsm8k", "catalogue": "math", "limit": 20}
 
 if __name__ == "__main__":
     sys.exit(main(None, "llm_math.py", __doc__, DEFAULTS))

@@ -29,6 +29,8 @@ CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogues"
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 ITEM_FIELDS = ("id", "name", "description", "hint_text")
 CATALOGUE_FIELDS = ("task", "description", "items")
+#: Id of the item that carries no information (the Receiver answers on its own); see :meth:`Catalogue.with_none`.
+NONE_ID = "none"
 
 
 class CatalogueError(GameError):
@@ -128,6 +130,15 @@ class Catalogue:
         """The item with id ``item_id``."""
         return self.items[self.index(item_id)]
 
+    def with_none(self) -> "Catalogue":
+        """The catalogue with the ``none`` item (:data:`NONE_ITEM`, no information) appended if it is missing.
+
+        The persuasion game always offers silence: on many problems every hint hurts, and the Advisor's best signal
+        is none (``docs/method.md``)."""
+        if NONE_ID in self.ids:
+            return self
+        return Catalogue(self.task, self.items + (NONE_ITEM,), self.description)
+
     def permuted(self, order: Sequence[int]) -> "Catalogue":
         """The same items in the order ``items[order[0]], items[order[1]], ...``."""
         order = [int(i) for i in order]
@@ -145,6 +156,10 @@ class Catalogue:
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
+
+
+#: The item that carries no information: rendered as no hint at all (the Receiver's prompt is the baseline's).
+NONE_ITEM = Item(NONE_ID, "no hint", "Say nothing: the solver answers on its own.", "(no hint)")
 
 
 def _norm(name: str) -> str:

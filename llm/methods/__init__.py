@@ -3,7 +3,8 @@
 Each method plugs into a fixed Receiver and adds evaluation conditions to the BPA pipeline (:mod:`llm.bpa`):
 
 * ``baseline``: the Receiver alone (condition ``baseline``);
-* ``bpa``: Bayesian persuasion (conditions ``prior`` and ``persuasion``; see ``docs/method.md``);
+* ``bpa``: Bayesian persuasion (conditions ``prior``, ``posterior``, ``signal``, ``random``, ``oracle``; see
+  ``docs/method.md``);
 * ``aligner``: a trained corrector rewrites every answer (:mod:`llm.methods.aligner`, Ji et al. 2024);
 * ``aligner-squad``: an inspector picks the answers the corrector rewrites (:mod:`llm.methods.inspector`,
   Ngweta et al. 2024);
@@ -28,9 +29,13 @@ from llm.methods.inspector import Inspector, SquadModel, answer_features, fit_in
 if TYPE_CHECKING:
     from llm.methods.linear_alignment import LinearAlignedModel
 
-BPA_CONDITIONS = ("baseline", "prior", "persuasion")
+#: Bayesian persuasion's conditions (``docs/method.md``): the paper's ``prior``/``posterior``/``signal`` and the
+#: analysis conditions ``random`` (a uniform item) and ``oracle`` (the hindsight-best item: an upper bound).
+BPA_CONDITIONS = ("baseline", "prior", "posterior", "signal", "random", "oracle")
 METHOD_CONDITIONS = ("aligner", "aligner-squad", "linear-alignment")
 CONDITIONS = BPA_CONDITIONS + METHOD_CONDITIONS
+#: Older names accepted for a condition.
+CONDITION_ALIASES = {"persuasion": "signal"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ METHODS: dict[str, Method] = {
 }
 
 #: The method each evaluation condition belongs to (``prior`` is BPA's no-Advisor ablation).
-METHOD_OF_CONDITION: dict[str, str] = {"baseline": "baseline", "prior": "bpa", "persuasion": "bpa",
+METHOD_OF_CONDITION: dict[str, str] = {"baseline": "baseline", **{c: "bpa" for c in BPA_CONDITIONS[1:]},
                                        **{c: c for c in METHOD_CONDITIONS}}
 
 
@@ -132,6 +137,7 @@ def __getattr__(name: str) -> Any:  # torch is imported only when Linear Alignme
 __all__ = [
     "BPA_CONDITIONS",
     "CONDITIONS",
+    "CONDITION_ALIASES",
     "METHODS",
     "METHOD_CONDITIONS",
     "METHOD_OF_CONDITION",

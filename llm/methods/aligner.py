@@ -192,6 +192,7 @@ class AlignedModel:
         self.correction_tokens = correction_tokens
         self.answer_tokens = answer_tokens
         self.name = name or f"{base.name}+aligner"
+        self.capabilities = replace(base.capabilities, white_box=False)
         self.last: list[Correction] = []
         self.extra = Cost()
 

@@ -9,7 +9,7 @@ plus the continuation's); the seconds of a batched call are shared equally among
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -55,10 +55,9 @@ def generation_costs(gens: Sequence[Generation], seconds: float) -> list[Cost]:
 
 
 def count_tokens(model: LanguageModel, text: str) -> int:
-    """Tokens of ``text`` under ``model``'s tokenizer; whitespace-separated words for a model without one (HTTP)."""
-    encode = getattr(model, "encode", None)
-    if callable(encode):
-        return len(encode(text, False))
+    """Tokens of ``text`` under a white-box model's tokenizer; whitespace-separated words otherwise (HTTP)."""
+    if model.capabilities.white_box:
+        return len(model.encode(text, False))  # type: ignore[attr-defined]
     return len(text.split())
 
 
@@ -89,13 +88,9 @@ class Metered:
     def __init__(self, model: LanguageModel) -> None:
         self.inner = model
         self.name = model.name
+        self.capabilities = replace(model.capabilities, white_box=False)
         self.last: list[Cost] = []
         self.total = Cost()
-        tok = getattr(model, "tokenizer", None)
-        if tok is not None:
-            self.tokenizer = tok  # callers decide chat vs. text from it
-        if hasattr(model, "render"):
-            self.render = model.render  # type: ignore[attr-defined]
 
     def _record(self, costs: list[Cost]) -> None:
         self.last = costs

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -200,6 +200,7 @@ class SquadModel:
         self.correction_tokens = correction_tokens
         self.answer_tokens = answer_tokens
         self.name = name or f"{base.name}+aligner-squad"
+        self.capabilities = replace(base.capabilities, white_box=False)
         self.last: list[Correction] = []
         self.extra = Cost()
 

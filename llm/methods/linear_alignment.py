@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -140,7 +141,7 @@ class LinearAlignedModel:
 
     def __init__(self, base: LanguageModel, principle: str, *, ratio: float = 1.0, top_p: float = 0.9,
                  name: str | None = None) -> None:
-        if not all(hasattr(base, a) for a in ("model", "tokenizer", "render", "encode")):
+        if not base.capabilities.white_box:
             raise LMError(f"linear alignment needs a local transformers Receiver with full logits; "
                           f"{getattr(base, 'name', base)!r} is not one (HTTP endpoints are not supported)")
         if not (math.isfinite(ratio) and ratio >= 0):
@@ -152,6 +153,7 @@ class LinearAlignedModel:
         self.ratio = float(ratio)
         self.top_p = float(top_p)
         self.name = name or f"{base.name}+linear-alignment"
+        self.capabilities = replace(base.capabilities, white_box=False)
         self.last: list[Cost] = []
         self.extra = Cost()
 

@@ -1,4 +1,4 @@
-"""The decoupled methods inside the BPA pipeline (:func:`llm.bpa.run`): training data, training, evaluation rows.
+"""The decoupled methods inside the BPA pipeline (:func:`llm.bpa.pipeline.run`): training data, training, evaluation rows.
 
 Phase 3b (training split, only for ``aligner`` / ``aligner-squad``):
 
@@ -6,6 +6,8 @@ Phase 3b (training split, only for ``aligner`` / ``aligner-squad``):
    of ``qa.jsonl`` (resumable) with the answer ``y_o``, its grade and the reference solution;
 2. the corrector is fine-tuned on the Q-A-C pairs (``aligner/``, resumable; ``aligner.json`` when done);
 3. for the squad, the inspector is fit on the same answers' features and grades (``inspector.json``).
+
+Both live in the training Receiver's folder (``training/<receiver>/``), like the Advisor.
 
 Phase 4 rows ``<problem>|<condition>|<receiver>`` for the methods: the correctors rewrite the chunk's baseline
 answers (so ``original_response`` is exactly the baseline row's answer to the same prompt), Linear Alignment decodes
@@ -18,19 +20,20 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from llm.bpa import Context, _answer, _chunks, receiver_prompts, receiver_stop
+from llm.bpa.context import Context, answer, chunks, receiver_prompts, receiver_stop
 from llm.lm import LanguageModel, LMError, Prompt
 from llm.methods import METHOD_OF_CONDITION
 from llm.methods.aligner import AlignedModel, Correction, QARecord, question_text, reference_solution, train_corrector
 from llm.methods.cost import Cost
 from llm.methods.inspector import Inspector, SquadModel, answer_features, code_has_final, fit_inspector, math_has_final
 from llm.results import ResultStore, write_json_atomic
+from llm.rows import EvalRow
 
 
 @dataclass(frozen=True)
@@ -68,15 +71,19 @@ def collect_answers(ctx: Context, problems: Sequence[Any], spec: str) -> ResultS
         return store
     receiver = ctx.model(spec)
     bar = tqdm(total=len(todo), desc="Q-A set", unit="problem")
-    for chunk in _chunks(todo, max(1, cfg.chunk)):
-        ans = _answer(ctx, receiver, chunk, [None] * len(chunk))
+    for chunk in chunks(todo, max(1, cfg.chunk)):
+        ans = answer(ctx, receiver, chunk, [None] * len(chunk))
         for j, p in enumerate(chunk):
+            if not ans.complete(j):
+                continue
             store.append({
                 "key": f"qa|{p.id}|{spec}", "problem_id": p.id, "receiver": spec,
                 "question": question_text(ans.prompts[j]), "response": ans.responses[j],
                 "correct": bool(ans.correct[j]), "reference": reference_solution(p),
                 "seconds": ans.seconds / len(chunk), "new_tokens": ans.new_tokens[j],
             })
+        if ans.failure is not None:
+            raise ans.failure
         bar.update(len(chunk))
     bar.close()
     return store
@@ -88,13 +95,13 @@ def prepare_correctors(ctx: Context, train: Sequence[Any]) -> Correctors:
     from llm.train import TrainConfig
 
     cfg, mc = ctx.config, ctx.config.methods
-    spec = cfg.train_receiver or cfg.receivers[0]
+    spec = cfg.training_receiver
     ids = {p.id for p in train}
     rows = [r for r in collect_answers(ctx, train, spec).rows() if r["receiver"] == spec and r["problem_id"] in ids]
     records = [QARecord(r["question"], r["response"], r["correct"], r["reference"]) for r in rows]
     scorer = mc.corrector or cfg.advisor
     start = resolve(scorer)
-    info_path = ctx.out / "aligner.json"
+    info_path = ctx.train_dir / "aligner.json"
     if info_path.exists():
         info = json.loads(info_path.read_text())
     else:
@@ -102,11 +109,11 @@ def prepare_correctors(ctx: Context, train: Sequence[Any]) -> Correctors:
                          seed=cfg.seed, max_steps=mc.aligner_max_steps, save_every=25)
         ctx.log(f"training the corrector on {len(records)} Q-A-C pairs ({sum(not r.correct for r in records)} "
                 "wrong answers) ...")
-        info = train_corrector(start, records, ctx.out / "aligner", tc, warmup=mc.aligner_warmup)
+        info = train_corrector(start, records, ctx.train_dir / "aligner", tc, warmup=mc.aligner_warmup)
         write_json_atomic(info_path, info)
     inspector = None
     if "aligner-squad" in cfg.conditions:
-        insp_path = ctx.out / "inspector.json"
+        insp_path = ctx.train_dir / "inspector.json"
         if insp_path.exists():
             inspector = Inspector.from_dict(json.loads(insp_path.read_text()))
         else:
@@ -146,7 +153,7 @@ def method_wrappers(ctx: Context, receiver: LanguageModel, correctors: Corrector
     if fixers and (correctors is None or ("aligner-squad" in fixers and correctors.inspector is None)):
         raise LMError(f"condition {fixers[-1]!r} needs the trained corrector and inspector of prepare_correctors")
     out: dict[str, Any] = {}
-    budget = mc.correction_tokens or cfg.max_new_tokens
+    budget = mc.correction_tokens or ctx.max_new_tokens
     if correctors is not None and "aligner" in fixers:
         out["aligner"] = AlignedModel(receiver, ctx.model(correctors.corrector), correction_tokens=budget)
     if correctors is not None and correctors.inspector is not None and "aligner-squad" in fixers:
@@ -162,19 +169,16 @@ def method_wrappers(ctx: Context, receiver: LanguageModel, correctors: Corrector
 
 
 def _row(p: Any, cond: str, spec: str, prompt: Prompt, response: str, correct: bool, cost: Cost,
-         prior: list[float] | None) -> dict[str, Any]:
-    return {
-        "key": f"{p.id}|{cond}|{spec}", "problem_id": p.id, "condition": cond, "method": METHOD_OF_CONDITION[cond],
-        "receiver": spec, "prompt": prompt if isinstance(prompt, str) else json.dumps(prompt),
-        "state": None, "signal_item": None, "signal": None, "response": response, "correct": bool(correct),
-        "prior": prior, "posterior": None, "seconds": cost.seconds, "new_tokens": cost.new_tokens,
-        "calls": cost.calls, "tokens": cost.tokens, "cost_seconds": cost.seconds,
-    }
+         prior: list[float] | None) -> EvalRow:
+    return EvalRow(key=f"{p.id}|{cond}|{spec}", problem_id=p.id, condition=cond, method=METHOD_OF_CONDITION[cond],
+                   receiver=spec, prompt=prompt if isinstance(prompt, str) else json.dumps(prompt),
+                   response=response, correct=bool(correct), prior=prior, seconds=cost.seconds,
+                   new_tokens=cost.new_tokens, calls=cost.calls, tokens=cost.tokens, cost_seconds=cost.seconds)
 
 
 def method_rows(ctx: Context, spec: str, receiver: LanguageModel, chunk: Sequence[Any],
                 base: dict[str, tuple[Prompt, str, bool, Cost]], wrappers: dict[str, Any], done: set[str],
-                priors: np.ndarray | None) -> list[dict[str, Any]]:
+                priors: np.ndarray | None) -> list[EvalRow]:
     """The decoupled methods' rows for one chunk (those not ``done``).
 
     Args:
@@ -183,7 +187,7 @@ def method_rows(ctx: Context, spec: str, receiver: LanguageModel, chunk: Sequenc
         priors: the chunk's Receiver priors (stored in the rows when measured), or ``None``.
     """
     cfg = ctx.config
-    rows: list[dict[str, Any]] = []
+    rows: list[EvalRow] = []
     prior_of = {p.id: priors[i].tolist() for i, p in enumerate(chunk)} if priors is not None else {}
     for cond in ("aligner", "aligner-squad"):
         todo = [p for p in chunk if cond in wrappers and f"{p.id}|{cond}|{spec}" not in done]
@@ -191,28 +195,27 @@ def method_rows(ctx: Context, spec: str, receiver: LanguageModel, chunk: Sequenc
             continue
         fixes: list[Correction] = wrappers[cond].correct([base[p.id][0] for p in todo],
                                                          [base[p.id][1] for p in todo],
-                                                         max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
+                                                         max_new_tokens=ctx.max_new_tokens, seed=cfg.seed)
         graded = ctx.task.grade_many(list(todo), [f.final for f in fixes])
         for p, f, ok in zip(todo, fixes, graded):
             prompt, original, was_ok, cost = base[p.id]
             row = _row(p, cond, spec, prompt, f.final, ok, cost + f.cost, prior_of.get(p.id))
-            row.update({"original_response": original, "original_correct": was_ok, "fired": f.fired,
-                        "p_correct": f.p_correct, "rewritten": f.rewritten,
-                        "changed": final_key(ctx.task, p, f.final) != final_key(ctx.task, p, original)})
-            rows.append(row)
+            rows.append(replace(row, original_response=original, original_correct=was_ok, fired=f.fired,
+                                p_correct=f.p_correct, rewritten=f.rewritten,
+                                changed=final_key(ctx.task, p, f.final) != final_key(ctx.task, p, original)))
     cond = "linear-alignment"
     todo = [p for p in chunk if cond in wrappers and f"{p.id}|{cond}|{spec}" not in done]
     if todo:
         model = wrappers[cond]
         prompts = receiver_prompts(ctx, receiver, todo, [None] * len(todo))
-        gens = model.generate(prompts, max_new_tokens=cfg.max_new_tokens, temperature=0.0, seed=cfg.seed,
+        gens = model.generate(prompts, max_new_tokens=ctx.max_new_tokens, temperature=0.0, seed=cfg.seed,
                               stop=receiver_stop(ctx, receiver))
         graded = ctx.task.grade_many(list(todo), [g.text for g in gens])
         for p, prompt, g, ok, cost in zip(todo, prompts, gens, graded, model.last):
             row = _row(p, cond, spec, prompt, g.text, ok, cost, prior_of.get(p.id))
             if p.id in base:
                 original = base[p.id][1]
-                row.update({"original_response": original, "original_correct": base[p.id][2],
-                            "changed": final_key(ctx.task, p, g.text) != final_key(ctx.task, p, original)})
+                row = replace(row, original_response=original, original_correct=base[p.id][2],
+                              changed=final_key(ctx.task, p, g.text) != final_key(ctx.task, p, original))
             rows.append(row)
     return rows

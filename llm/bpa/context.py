@@ -1,0 +1,152 @@
+"""What every phase shares: the loaded run (:class:`Context`), the Receiver's prompts and graded answers.
+
+Information reaches the Receiver's answer prompt only through the task (:meth:`llm.tasks.registry.Task.prompt`
+with ``hint=``), which places it where the task expects it (a line before a math question, a top-of-file comment
+in completion-style code). The ``none`` item puts nothing there: its prompt is the baseline's.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from llm.bpa.config import BPAConfig
+from llm.catalogue import NONE_ID, Catalogue, Item
+from llm.lm import Generation, LanguageModel, PartialResults, Prompt
+from llm.signals import template_signal
+
+
+def rng(*parts: Any) -> np.random.Generator:
+    """A generator that depends only on ``parts`` (stable across runs, resumes and Receivers' names)."""
+    return np.random.default_rng(zlib.crc32("|".join(map(str, parts)).encode()))
+
+
+def chunks(seq: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    """``seq`` cut into consecutive pieces of ``size``."""
+    return [seq[i : i + size] for i in range(0, len(seq), size)]
+
+
+def question(problem: Any) -> str:
+    """The text the Advisor and the belief prompts see: a math question, or a code problem's prompt."""
+    return getattr(problem, "question", None) or getattr(problem, "prompt")
+
+
+def uses_chat(model: LanguageModel, mode: str) -> bool:
+    """Whether prompts for ``model`` are chats (``auto``: the model renders chats itself)."""
+    if mode != "auto":
+        return mode == "yes"
+    return model.capabilities.chat_template
+
+
+def slug(spec: str) -> str:
+    """A folder name for a model spec (``http://h:8000/v1#qwen`` -> ``http_h_8000_v1_qwen``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", spec).strip("_")[:80] + f"-{zlib.crc32(spec.encode()):08x}"
+
+
+def hint_text(item: Item | None, text: str | None = None) -> str | None:
+    """The information shown for ``item``: ``text`` if given (an Advisor's signal), else the item's template
+    signal; ``None`` for the ``none`` item (no information)."""
+    if item is None or item.id == NONE_ID:
+        return text or None
+    return text if text is not None else template_signal(item).text
+
+
+@dataclass
+class Context:
+    """Loaded pieces of a run (models are loaded once and shared between phases)."""
+
+    config: BPAConfig
+    out: Path
+    task: Any
+    catalogue: Catalogue
+    loader: Callable[[str], LanguageModel]
+    _models: dict[str, LanguageModel] = field(default_factory=dict)
+    log: Callable[[str], None] = print
+
+    def model(self, spec: str) -> LanguageModel:
+        if spec not in self._models:
+            self.log(f"loading {spec} ...")
+            self._models[spec] = self.loader(spec)
+        return self._models[spec]
+
+    def drop(self, spec: str) -> None:
+        self._models.pop(spec, None)
+
+    @property
+    def train_dir(self) -> Path:
+        """Where what the training Receiver's feedback produced lives (game, state model, Advisor, corrector):
+        one folder per training Receiver, so a changed training Receiver retrains instead of inheriting."""
+        path = self.out / "training" / slug(self.config.training_receiver)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def max_new_tokens(self) -> int:
+        """The Receiver's answer budget: the config's, else the task's default."""
+        return self.config.max_new_tokens or int(getattr(self.task, "max_new_tokens", 256))
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The Receiver's graded answers to a batch of prompts (``seconds``: the whole batch)."""
+
+    prompts: list[Prompt]
+    responses: list[str]
+    correct: list[bool]
+    seconds: float
+    new_tokens: list[int]
+    prompt_tokens: list[int]
+    flags: list[str | None]
+    failure: PartialResults | None = None
+
+    def complete(self, i: int) -> bool:
+        """Whether answer ``i`` came back (a :class:`llm.lm.PartialResults` leaves gaps)."""
+        return self.responses[i] is not None
+
+
+def receiver_prompts(ctx: Context, receiver: LanguageModel, problems: Sequence[Any],
+                     hints: Sequence[str | None]) -> list[Prompt]:
+    """The Receiver's prompts for ``problems``, each with its information (``None``: none) placed by the task."""
+    cfg = ctx.config
+    chat = uses_chat(receiver, cfg.chat)
+    shots = ctx.task.few_shot(cfg.shots, seed=cfg.seed, path=cfg.data) if cfg.shots else []
+    return [ctx.task.prompt(p, shots, chat=chat, hint=h) for p, h in zip(problems, hints)]
+
+
+def receiver_stop(ctx: Context, receiver: LanguageModel) -> tuple[str, ...]:
+    """Stop strings for the Receiver: the task's for text prompts, none for chats."""
+    return () if uses_chat(receiver, ctx.config.chat) else tuple(ctx.task.stop)
+
+
+def answer(ctx: Context, receiver: LanguageModel, problems: Sequence[Any], hints: Sequence[str | None], *,
+           temperature: float = 0.0, seed: int | None = None) -> Answers:
+    """Generates and grades the Receiver's answers (greedy unless ``temperature > 0``).
+
+    An endpoint that fails for good on some prompts (:class:`llm.lm.PartialResults`) leaves ``None`` in their
+    places and the exception in ``failure``: callers persist the complete rows, then raise it.
+    """
+    cfg = ctx.config
+    prompts = receiver_prompts(ctx, receiver, problems, hints)
+    t0 = time.perf_counter()
+    failure = None
+    try:
+        gens: list[Generation | None] = list(receiver.generate(
+            prompts, max_new_tokens=ctx.max_new_tokens, temperature=temperature,
+            seed=cfg.seed if seed is None else seed, stop=receiver_stop(ctx, receiver)))
+    except PartialResults as exc:
+        gens, failure = list(exc.results), exc
+    seconds = time.perf_counter() - t0
+    ok = [i for i, g in enumerate(gens) if g is not None]
+    graded = ctx.task.grade_many([problems[i] for i in ok], [gens[i].text for i in ok])  # type: ignore[union-attr]
+    correct: list[bool | None] = [None] * len(gens)
+    for i, c in zip(ok, graded):
+        correct[i] = bool(c)
+    return Answers(prompts, [g.text if g else None for g in gens], correct, seconds,  # type: ignore[arg-type]
+                   [g.new_tokens if g else 0 for g in gens], [g.prompt_tokens if g else 0 for g in gens],
+                   [g.flag if g else None for g in gens], failure)

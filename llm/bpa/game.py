@@ -1,0 +1,137 @@
+"""Phase 2, the game: the problem's state is the item that helps, and the Advisor commits to a scheme over it.
+
+From the feedback cells (template hints only), with ``r(x, a)`` the Receiver's success rate on training problem
+``x`` with item ``a``'s information (``k`` samples) and ``r(x, none)`` its rate with none:
+
+.. math::
+
+    g(x, a) = r(x, a) - r(x, \\text{none}), \\qquad
+    \\omega(x) = \\arg\\max_a g(x, a) \\text{ if } \\max_a g(x, a) > 0, \\text{ else none}
+
+(ties go to ``none``, then to catalogue order). The state is what the Advisor knows (or learns: phase 3's state
+model) and the Receiver does not. The empirical game (:func:`llm.empirical.estimate_game`) has the items as states
+and actions, prior ``mu0(omega)`` = smoothed state frequencies, sender utility ``u_S(omega, a)`` = smoothed mean of
+``r(x, a)`` over the problems in state ``omega``, and Receiver utility ``u_R(omega, a) = 1[a = omega]`` (it wants
+to act on the information that helps). The Advisor's scheme ``pi(sigma | omega)`` is the robust online learner's
+(default, :func:`persuasion.online.robust_learner.learn_scheme`, obedient under prior uncertainty) or the plug-in
+LP's (``persuasion.solve`` on the estimate); both are recorded in ``game.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from llm.catalogue import NONE_ID, Catalogue
+from llm.empirical import Outcome, estimate_game
+from llm.results import write_json_atomic
+from llm.rows import FeedbackRow
+
+#: Gains at most this are no gain (sampling noise of one answer in ``k`` is far larger).
+GAIN_TOL = 1e-12
+
+
+@dataclass(frozen=True)
+class ItemRates:
+    """``r(x, a)`` for the training problems: ``rates[i, a]`` for problem ``problem_ids[i]`` and catalogue item
+    ``a`` (template hints), with ``samples[i, a]`` answers behind each."""
+
+    problem_ids: tuple[str, ...]
+    rates: np.ndarray
+    samples: np.ndarray
+
+    def gains(self, catalogue: Catalogue) -> np.ndarray:
+        """``g(x, a) = r(x, a) - r(x, none)``, shape ``(P, m)``."""
+        return self.rates - self.rates[:, [catalogue.index(NONE_ID)]]
+
+
+def item_rates(rows: Sequence[FeedbackRow], catalogue: Catalogue) -> ItemRates:
+    """The template cells as a ``(P, m)`` table (problems whose cells are incomplete are left out)."""
+    cells: dict[str, dict[str, FeedbackRow]] = {}
+    for r in rows:
+        if r.source == "template":
+            cells.setdefault(r.problem_id, {})[r.item] = r
+    ids = tuple(pid for pid, c in cells.items() if all(i in c for i in catalogue.ids))
+    rates = np.array([[cells[pid][i].rate for i in catalogue.ids] for pid in ids], dtype=float).reshape(len(ids), -1)
+    samples = np.array([[cells[pid][i].samples for i in catalogue.ids] for pid in ids]).reshape(len(ids), -1)
+    return ItemRates(ids, rates, samples)
+
+
+def problem_states(rates: ItemRates, catalogue: Catalogue) -> np.ndarray:
+    """``omega(x)`` for every problem, as catalogue indices: the item with the largest positive gain over
+    ``none`` (ties: ``none`` first, then catalogue order)."""
+    gains = rates.gains(catalogue)
+    none = catalogue.index(NONE_ID)
+    best = np.argmax(gains, axis=1)
+    return np.where(gains.max(axis=1) > GAIN_TOL, best, none)
+
+
+def helpful_game(rates: ItemRates, states: np.ndarray, catalogue: Catalogue, *, alpha: float = 1.0):
+    """The empirical game over the items (module doc); returns :class:`llm.empirical.EmpiricalGame`."""
+    records = [Outcome(pid, catalogue.ids[int(s)], a, float(rates.rates[i, k]))
+               for i, (pid, s) in enumerate(zip(rates.problem_ids, states)) for k, a in enumerate(catalogue.ids)]
+    return estimate_game(records, catalogue, alpha=alpha, receiver="match", name=f"{catalogue.task} (helpful item)")
+
+
+@dataclass(frozen=True)
+class GameResult:
+    """What phase 2 decided (``game.json``).
+
+    Attributes:
+        scheme: the scheme the Advisor uses, ``(m, m)``: ``pi[omega, sigma]``.
+        scheme_name: ``robust`` or ``plugin``.
+        states: ``omega(x)`` of each training problem (item ids).
+        details: everything written to ``game.json``.
+    """
+
+    scheme: np.ndarray
+    scheme_name: str
+    states: Mapping[str, str]
+    details: Mapping[str, Any]
+
+
+def solve_game(rows: Sequence[FeedbackRow], catalogue: Catalogue, *, scheme: str = "robust", seed: int = 0,
+               path: Any = None) -> GameResult:
+    """Phase 2: states, the empirical game, the plug-in LP and robust schemes, reference values.
+
+    Raises:
+        ValueError: no training problem has complete feedback.
+    """
+    import persuasion
+    from persuasion.online.robust_learner import learn_scheme
+    from persuasion.reference import full_disclosure, no_disclosure
+
+    rates = item_rates(rows, catalogue)
+    if not rates.problem_ids:
+        raise ValueError("no training problem has feedback for every item: nothing to build the game from")
+    states = problem_states(rates, catalogue)
+    emp = helpful_game(rates, states, catalogue)
+    lp = persuasion.solve(emp.game)
+    robust = learn_scheme(emp.game, seed=seed)
+    chosen = np.asarray(robust["scheme"] if scheme == "robust" else lp.scheme, dtype=float)
+    state_ids = {pid: catalogue.ids[int(s)] for pid, s in zip(rates.problem_ids, states)}
+    counts = {i: int(np.sum(states == k)) for k, i in enumerate(catalogue.ids)}
+    details = {
+        "scheme_used": scheme,
+        "scheme": chosen.tolist(),
+        "empirical_game": emp.to_dict(),
+        "plugin": lp.to_dict(emp.game),
+        "robust": robust,
+        "full_disclosure_value": full_disclosure(emp.game).value,
+        "no_disclosure_value": no_disclosure(emp.game).value,
+        "state_counts": counts,
+        "states": state_ids,
+        "mean_rate": dict(zip(catalogue.ids, rates.rates.mean(axis=0).tolist())),
+        "oracle_rate": float(rates.rates.max(axis=1).mean()),
+        "problems": len(rates.problem_ids),
+    }
+    if path is not None:
+        write_json_atomic(path, details)
+    return GameResult(chosen, scheme, state_ids, details)
+
+
+def load_game(details: Mapping[str, Any]) -> GameResult:
+    """A :class:`GameResult` from ``game.json``'s content."""
+    return GameResult(np.asarray(details["scheme"], dtype=float), details["scheme_used"], details["states"], details)

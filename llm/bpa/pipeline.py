@@ -1,0 +1,145 @@
+"""The driver: feedback -> game -> training -> evaluation -> report, resumable, in one output folder.
+
+Data flows one way: the training task's train split gives feedback (phase 1), the feedback gives the game and the
+scheme (2), the feedback trains the Advisor (3), the Advisor meets the test split (4), the rows give the report
+(5). Everything the training Receiver's feedback produced lives in ``training/<receiver>/`` (``game.json``,
+``state_model.npz``, ``advisor.json``, the corrector), so a folder resumed with another training Receiver
+retrains instead of inheriting; ``config.json`` records what trained what.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from llm.bpa.config import BPAConfig, check_config
+from llm.bpa.context import Context, question
+from llm.bpa.evaluation import ADVISOR_CONDITIONS, Advisor, evaluate
+from llm.bpa.feedback import collect_feedback
+from llm.bpa.game import load_game, solve_game
+from llm.bpa.report import methods_markdown, plot_results, summarize, summary_markdown
+from llm.bpa.training import fit_advisor_state, reward_table, signal_rewards, train_advisor
+from llm.catalogue import load_catalogue
+from llm.lm import LanguageModel, LMError
+from llm.results import write_json_atomic
+from llm.rows import EvalRow
+from llm.tasks import get_task
+
+
+def _loader(config: BPAConfig) -> Callable[[str], LanguageModel]:
+    from llm.load import load_model
+
+    def load(spec: str) -> LanguageModel:
+        return load_model(spec, batch_size=config.batch_size, device=config.device, dtype=config.dtype,
+                          timeout=config.timeout, max_retries=config.max_retries)
+
+    return load
+
+
+def run(config: BPAConfig, out: str | Path, loader: Callable[[str], LanguageModel] | None = None,
+        log: Callable[[str], None] = print, publish: str | Path | None = None) -> dict[str, Any]:
+    """Runs (or resumes) every phase; writes ``summary.json``, ``summary.md``, ``methods.md`` and plots to ``out``.
+
+    Args:
+        config: the experiment.
+        out: its folder (resumed if it exists; locked while the run holds it).
+        loader: ``spec -> model`` (default :func:`llm.load.load_model` with the config's placement).
+        log: progress messages.
+        publish: also copy the side-by-side table and plot to ``<publish>.md`` and ``<publish>.png``.
+
+    Raises:
+        ValueError: a different configuration in ``out``, another run holding it, or overlapping training and
+            test problems.
+        LMError: ``linear-alignment`` asked of a Receiver without white-box access, or a model problem.
+    """
+    from llm.results import OutputLock
+
+    out = Path(out)
+    conds = config.conditions
+    task = get_task(config.task)
+    train_task = get_task(config.training_task)
+    trains = any(c in conds for c in ADVISOR_CONDITIONS + ("aligner", "aligner-squad"))
+    if trains and ("train" not in train_task.splits or train_task.kind != task.kind):
+        raise ValueError(f"cannot train on task {train_task.name!r}: choose a {task.kind} task with a train split")
+    catalogue = load_catalogue(config.catalogue).with_none()
+    ctx = Context(config, out, task, catalogue, loader or _loader(config), log=log)
+    if "linear-alignment" in conds:
+        for spec in config.receivers:
+            if not ctx.model(spec).capabilities.white_box:
+                raise LMError(f"linear-alignment needs local white-box Receivers; {spec} is not one")
+    out.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out):
+        check_config(out, config)
+        return _run(ctx, train_task, trains, publish)
+
+
+def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None) -> dict[str, Any]:
+    config, out, catalogue, task = ctx.config, ctx.out, ctx.catalogue, ctx.task
+    conds = config.conditions
+    t0 = time.perf_counter()
+    train_ctx = replace(ctx, task=train_task)  # shares the loaded models
+    train = train_task.load("train", path=config.data, limit=config.train_limit) if trains else []
+    test = task.load(None, path=config.data, limit=config.limit)
+    overlap = {p.id for p in train} & {p.id for p in test}
+    overlap |= {question(p) for p in train} & {question(p) for p in test}
+    if overlap:
+        raise ValueError(f"training and test problems overlap ({len(overlap)}, e.g. {sorted(overlap)[0][:60]!r}): "
+                         "refusing to train on the test split")
+    record = {**config.to_dict(), "trained_by": {"advisor_feedback": config.training_receiver,
+                                                 "training_folder": str(ctx.train_dir.relative_to(out))}}
+    write_json_atomic(out / "config.json", record)
+
+    advisor = None
+    training: dict[str, Any] = {}
+    if any(c in conds for c in ADVISOR_CONDITIONS):
+        rows = collect_feedback(train_ctx, train)
+        questions = {p.id: question(p) for p in train}
+        game_path = ctx.train_dir / "game.json"
+        game = (load_game(json.loads(game_path.read_text())) if game_path.exists()
+                else solve_game(rows, catalogue, scheme=config.scheme, seed=config.seed, path=game_path))
+        state_model = fit_advisor_state(ctx, rows, questions)
+        writer = train_advisor(train_ctx, rows, questions)
+        advisor = Advisor(ctx, state_model, game, writer)
+        training = {k: game.details[k] for k in ("full_disclosure_value", "no_disclosure_value", "state_counts",
+                                                 "mean_rate", "oracle_rate", "problems")}
+        training["plugin_value"] = game.details["plugin"]["value"]
+        training["robust_value"] = game.details["robust"]["value"]
+        training["scheme_used"] = game.scheme_name
+        training["mean_reward"] = reward_table(signal_rewards(rows))
+        training["advisor"] = json.loads((ctx.train_dir / "advisor.json").read_text())
+    correctors = None
+    if "aligner" in conds or "aligner-squad" in conds:
+        from llm.methods.pipeline import prepare_correctors
+
+        correctors = prepare_correctors(train_ctx, train)  # phase 3b
+    store = evaluate(ctx, test, advisor, correctors)
+    ids = {p.id for p in test}  # a resumed folder may hold more problems or Receivers: summarise those asked
+    rows_ = [EvalRow.from_dict(r) for r in store.rows() if r["problem_id"] in ids and r["receiver"] in
+             config.receivers and r["condition"] in conds]
+    summary = summarize(rows_, conds)
+    result = {"config": config.to_dict(), "receivers": summary, "training": training,
+              "wall_seconds_this_call": time.perf_counter() - t0, "rows": len(rows_)}
+    for name in ("aligner", "inspector"):
+        path = ctx.train_dir / f"{name}.json"
+        if path.exists():
+            result[name] = {k: v for k, v in json.loads(path.read_text()).items() if k not in ("mean", "scale")}
+    write_json_atomic(out / "summary.json", result)
+    header = f"# {config.task}: {len(test)} test problems"
+    (out / "summary.md").write_text(summary_markdown(summary, header))
+    mc = config.methods
+    notes = (f"{header}\n\nAdvisor: `{config.advisor}`; corrector start: `{mc.corrector or config.advisor}`; "
+             f"squad threshold {mc.squad_threshold}; Linear Alignment r = {mc.la_ratio}, top-p = {mc.la_top_p}; "
+             f"seed {config.seed}. Cost per problem: model requests, tokens read and generated, wall seconds "
+             "(the Receiver's own answer included; see docs/methods.md).")
+    (out / "methods.md").write_text(methods_markdown(summary, notes))
+    plot_results(rows_, summary, catalogue, out)
+    if publish is not None:
+        target = Path(publish)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / "methods.md", target.with_name(target.name + ".md"))
+        shutil.copyfile(out / "methods.png", target.with_name(target.name + ".png"))
+    return result
