@@ -74,6 +74,7 @@ _SECCOMP_ARCH = {"x86_64": (0xC000003E, 41, True), "aarch64": (0xC00000B7, 198, 
 _RET_ALLOW, _RET_KILL, _RET_ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
 EACCES, EPERM = 13, 1
 SIGKILL = 9  # the same on every Linux architecture; the ``signal`` module costs ~10 ms to import
+ALWAYS = ("process-group", "fresh-env", "workdir")  # isolation tags the caller applies on every platform
 
 _libc: Any = None
 
@@ -346,6 +347,10 @@ def _exec_program(cfg: dict[str, Any], report_fd: int, nproc: int, reaper: int) 
         _prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1))
         tags += _landlock(cfg["workdir"], cfg["read_roots"])
         tags += _seccomp()
+        missing = [t for t in cfg["required"] if t not in set(tags) | set(cfg["ns_tags"]) | set(ALWAYS)]
+        if missing:  # below the caller's minimum: the program must not run
+            _report(report_fd, refused=missing)
+            os._exit(127)
         _report(report_fd, isolation=tags)
         os.execve(cfg["interpreter"], [cfg["interpreter"], "-I", "-S", cfg["program"]], cfg["env"])
     except BaseException as exc:  # noqa: BLE001 - anything here means the program must not run
@@ -434,6 +439,7 @@ def _supervise(cfg: dict[str, Any], report_fd: int) -> None:
     tags = _enter_namespaces(cfg["uid"] is not None) if cfg["namespaces"] else []
     if cfg["namespaces"] and (cfg["uid"] is not None or "userns" in tags):
         tags += _private_workdir(cfg)
+    cfg["ns_tags"] = tags  # for the program's own minimum-isolation check (P and Q are forks of this process)
     # RLIMIT_NPROC counts the tasks of a user (in a user namespace: of the user in that namespace). The program
     # and its children may hold ``max_processes`` of them; what else counts: nothing for a fresh uid, S and P in
     # a user namespace, the caller's whole uid (as counted now) plus P otherwise.
@@ -543,7 +549,66 @@ def _zygote_main(sock_fd: int) -> None:
     os._exit(0)
 
 
+def _probe_platform() -> list[str]:
+    """Which isolation layers this kernel and this caller's privileges offer, tried in this throw-away process.
+
+    Deliberately not the sandbox's set-up code: each mechanism is exercised on its own (a ``landlock`` ABI query,
+    an allow-all seccomp filter, ``unshare`` and a tmpfs mount in a private mount namespace), so a set-up step that
+    silently stops working cannot lower the minimum it is held to. Irreversible for this process, which then exits.
+    """
+    as_root = os.geteuid() == 0
+    tags = ["rlimits", *ALWAYS] + (["uid"] if as_root else [])
+    try:
+        abi = _syscall(SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    except OSError:
+        abi = 0
+    tags += [tag for need, tag in ((1, "landlock-fs"), (4, "landlock-net"), (6, "landlock-signal")) if abi >= need]
+    if os.uname().machine in _SECCOMP_ARCH:
+        allow = struct.pack("<HBBI", 0x06, 0, 0, _RET_ALLOW)
+        buf = ctypes.create_string_buffer(allow, len(allow))
+        try:
+            _prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1))
+            _prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER),
+                   ctypes.byref(_SockFprog(1, ctypes.cast(buf, ctypes.c_void_p))))
+            tags.append("seccomp-net")
+        except OSError:
+            pass
+    mountable = as_root
+    if as_root:
+        for flag, tag in ((CLONE_NEWNET, "netns"), (CLONE_NEWPID, "pidns"), (CLONE_NEWIPC, "ipcns")):
+            try:
+                _unshare(flag)
+                tags.append(tag)
+            except OSError:
+                pass
+    else:
+        try:
+            _unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC)
+            tags += ["userns", "netns", "pidns", "ipcns"]
+            mountable = True
+        except OSError:
+            pass
+    if mountable:
+        import tempfile
+
+        point = tempfile.mkdtemp(prefix="sandbox-probe-")
+        try:
+            _unshare(CLONE_NEWNS)
+            _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+            _mount(b"tmpfs", point, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m")
+            tags.append("tmpfs-workdir")
+            _get_libc().umount2(point.encode(), ctypes.c_int(MNT_DETACH))
+        except OSError:
+            pass
+        finally:
+            os.rmdir(point)
+    return tags
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--probe":
+        os.write(1, " ".join(_probe_platform()).encode())
+        os._exit(0)
     if sys.argv[1] == "--zygote":
         _zygote_main(int(sys.argv[2]))
     cfg = marshal.loads(bytes.fromhex(sys.argv[1]))
@@ -569,7 +634,10 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any, Iterable, Sequence  # noqa: E402
 
-__all__ = ["STATUSES", "SandboxError", "SandboxResult", "find_interpreter", "run_many", "run_program"]
+__all__ = [
+    "ISOLATION_TAGS", "STATUSES", "IsolationError", "SandboxError", "SandboxResult", "find_interpreter",
+    "platform_isolation", "run_many", "run_program",
+]
 
 STATUSES = ("ok", "error", "timeout", "memory", "killed")
 UID_BASE, UID_SPAN = 1_900_000_000, 1 << 26  # fresh sandbox uids/gids (as root): far above any real user's
@@ -578,8 +646,20 @@ _MEMORY_RE = re.compile(rb"(^|\n)MemoryError\b|Cannot allocate memory|out of mem
 _SYSTEM_READ_ROOTS = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin", "/etc", "/dev")
 
 
+ISOLATION_TAGS = (
+    "rlimits", "uid", "userns", "netns", "pidns", "ipcns", "tmpfs-workdir", "landlock-fs", "landlock-net",
+    "landlock-signal", "seccomp-net", *ALWAYS,
+)
+NAMESPACE_TAGS = ("userns", "netns", "pidns", "ipcns", "tmpfs-workdir")  # what ``namespaces=False`` gives up
+MIN_ISOLATION_ENV = "PERSUASION_SANDBOX_MIN_ISOLATION"  # "none", "platform" or comma-separated tags
+
+
 class SandboxError(RuntimeError):
     """The sandbox itself could not be set up (one-line message); the program did not run."""
+
+
+class IsolationError(SandboxError):
+    """A layer of the required minimum isolation was not in force, so the program was not run (one line)."""
 
 
 @dataclass(frozen=True)
@@ -788,6 +868,64 @@ def _world_traversable(folder: str) -> bool:
         folder = os.path.dirname(folder)
 
 
+_platform_lock = threading.Lock()
+_platform_tags: frozenset[str] | None = None
+
+
+def platform_isolation() -> frozenset[str]:
+    """The isolation layers this machine offers this caller (root or not), probed once per process.
+
+    Probed in a throw-away child that tries each kernel mechanism on its own (not through the sandbox's set-up
+    code), so it is the yardstick for :func:`run_program`'s default ``min_isolation="platform"``.
+
+    Example:
+        >>> {"rlimits", "workdir"} <= platform_isolation()
+        True
+    """
+    global _platform_tags
+    with _platform_lock:
+        if _platform_tags is None:
+            try:
+                out = subprocess.run(
+                    [sys.executable, "-I", "-S", os.path.abspath(__file__), "--probe"], capture_output=True,
+                    timeout=60, env={"PATH": "/usr/bin:/bin"}, cwd="/", stdin=subprocess.DEVNULL,
+                ).stdout.decode()
+            except (OSError, subprocess.SubprocessError):
+                out = ""
+            tags = frozenset(out.split()) & set(ISOLATION_TAGS)
+            _platform_tags = tags | {"rlimits", *ALWAYS}
+        return _platform_tags
+
+
+def required_isolation(min_isolation: str | Iterable[str] | None, namespaces: bool = True) -> frozenset[str]:
+    """The layers a call must have in force, from ``min_isolation`` (see :func:`run_program`).
+
+    ``"platform"`` (the default) reads ``$PERSUASION_SANDBOX_MIN_ISOLATION`` if set (``none``, ``platform`` or
+    comma-separated tags), else means every layer :func:`platform_isolation` reports, less the namespace layers
+    when the caller passed ``namespaces=False``; ``None`` or ``"none"`` means no minimum (an explicit opt-out);
+    an iterable names the layers.
+
+    Raises:
+        ValueError: an unknown layer name (one line listing the known ones).
+    """
+    if isinstance(min_isolation, str) and min_isolation == "platform":
+        env = os.environ.get(MIN_ISOLATION_ENV, "").strip()
+        if env and env != "platform":
+            min_isolation = env if env == "none" else [t.strip() for t in env.split(",") if t.strip()]
+    if min_isolation is None or (isinstance(min_isolation, str) and min_isolation == "none"):
+        return frozenset()
+    if isinstance(min_isolation, str) and min_isolation == "platform":
+        tags = platform_isolation()
+        return tags if namespaces else tags - set(NAMESPACE_TAGS)
+    if isinstance(min_isolation, str):
+        raise ValueError(f"min_isolation must be 'platform', None or a list of layers, got {min_isolation!r}")
+    tags = frozenset(min_isolation)
+    unknown = sorted(tags - set(ISOLATION_TAGS))
+    if unknown:
+        raise ValueError(f"unknown isolation layer(s) {', '.join(unknown)}; known: {', '.join(ISOLATION_TAGS)}")
+    return tags
+
+
 def _check_limits(memory_mb: int, cpu_seconds: int, max_processes: int, max_file_mb: int, max_disk_mb: int,
                   max_output_bytes: int, max_open_files: int) -> None:
     """Raises a one-line ``ValueError`` naming the first integer limit that is out of range."""
@@ -818,6 +956,7 @@ def run_program(
     read_paths: Sequence[str] = (),
     namespaces: bool = True,
     interpreter: str | None = None,
+    min_isolation: str | Iterable[str] | None = "platform",
 ) -> SandboxResult:
     """Runs the Python program ``code`` in a fresh sandbox and returns what happened (see the module docstring).
 
@@ -836,12 +975,17 @@ def run_program(
         namespaces: use network/PID (and, for ordinary users, user) namespaces where the kernel allows them.
         interpreter: the Python to run the program with; default :func:`find_interpreter` as root (the sandbox
             uid must be able to execute it), else ``sys.executable``.
+        min_isolation: layers that must be in force, checked by the program's process after confining itself and
+            before the interpreter starts: ``"platform"`` (default: all that :func:`platform_isolation` offers,
+            see :func:`required_isolation`), an iterable of :data:`ISOLATION_TAGS`, or ``None`` to accept
+            whatever the machine gives (an explicit opt-out; also ``PERSUASION_SANDBOX_MIN_ISOLATION=none``).
 
     Returns:
         A frozen :class:`SandboxResult`; ``result.ok`` iff the program exited 0 within every limit.
 
     Raises:
-        ValueError: a limit is out of range.
+        ValueError: a limit is out of range, or ``min_isolation`` names an unknown layer.
+        IsolationError: a required layer was not in force (one line naming it; the program did not run).
         SandboxError: the sandbox could not be set up (the program did not run).
     """
     if not isinstance(code, str):
@@ -850,6 +994,7 @@ def run_program(
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     cpu_seconds = math.ceil(timeout) + 1 if cpu_seconds is None else cpu_seconds
     _check_limits(memory_mb, cpu_seconds, max_processes, max_file_mb, max_disk_mb, max_output_bytes, max_open_files)
+    required = required_isolation(min_isolation, bool(namespaces))
     as_root = os.geteuid() == 0
     interp = interpreter or (find_interpreter() if as_root else sys.executable)
     uid = _allocate_uid() if as_root else None
@@ -881,6 +1026,8 @@ def run_program(
             "max_disk_mb": max_disk_mb,
             "max_open_files": max_open_files,
             "namespaces": bool(namespaces),
+            "required": sorted(required),
+            "ns_tags": [],
         }
         return _run_supervisor(cfg, max_output_bytes)
     finally:
@@ -1007,6 +1154,12 @@ def _run_supervisor(cfg: dict[str, Any], cap: int) -> SandboxResult:
         if proc is not None:
             proc.wait()
     messages = _decode_reports(bytes(data["report"]))
+    refused = next((m["refused"] for m in messages if "refused" in m), None)
+    if refused:
+        raise IsolationError(
+            f"sandbox isolation below the required minimum: {', '.join(refused)} not in force on this machine, so "
+            f"the program was not run (pass min_isolation=None or set {MIN_ISOLATION_ENV}=none to accept that)"
+        )
     errors = [m["setup_error"] for m in messages if "setup_error" in m]
     if errors:
         raise SandboxError(f"sandbox setup failed: {errors[0]}")

@@ -2,11 +2,16 @@
 
 A completion passes iff its program (:func:`llm.tasks.code.build_program`) exits cleanly within the time and
 memory limits; the sandbox result's ``ok`` flag says so.
+
+Model-written code runs only under at least ``min_isolation``: by default every layer this machine offers
+(:func:`llm.sandbox.platform_isolation`); below that the grader refuses in one line
+(:class:`llm.sandbox.IsolationError`) instead of grading. ``min_isolation=None`` (or the environment variable
+``PERSUASION_SANDBOX_MIN_ISOLATION=none``) is the explicit opt-out.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from llm.sandbox import run_many, run_program
 from llm.tasks.base import CodeProblem, TaskError
@@ -15,12 +20,24 @@ from llm.tasks.code import build_program
 TIMEOUT_S = 10.0  # per program; HumanEval's own harness uses 3 s, loosened for a shared 2-core machine
 MEMORY_MB = 1024
 
+MinIsolation = str | Iterable[str] | None
+
 
 def grade_code(
-    problem: CodeProblem, completion: str, *, timeout: float = TIMEOUT_S, memory_mb: int = MEMORY_MB
+    problem: CodeProblem,
+    completion: str,
+    *,
+    timeout: float = TIMEOUT_S,
+    memory_mb: int = MEMORY_MB,
+    min_isolation: MinIsolation = "platform",
 ) -> bool:
-    """Whether ``completion`` passes ``problem``'s tests in the sandbox."""
-    return bool(run_program(build_program(problem, completion), timeout=timeout, memory_mb=memory_mb).ok)
+    """Whether ``completion`` passes ``problem``'s tests in the sandbox.
+
+    Raises:
+        llm.sandbox.IsolationError: a layer of ``min_isolation`` is not in force (nothing was run).
+    """
+    program = build_program(problem, completion)
+    return bool(run_program(program, timeout=timeout, memory_mb=memory_mb, min_isolation=min_isolation).ok)
 
 
 def grade_code_many(
@@ -30,14 +47,16 @@ def grade_code_many(
     workers: int = 2,
     timeout: float = TIMEOUT_S,
     memory_mb: int = MEMORY_MB,
+    min_isolation: MinIsolation = "platform",
 ) -> list[bool]:
     """:func:`grade_code` over pairs, ``workers`` sandboxed programs at a time.
 
     Raises:
         TaskError: ``problems`` and ``completions`` differ in length.
+        llm.sandbox.IsolationError: a layer of ``min_isolation`` is not in force (nothing was run).
     """
     if len(problems) != len(completions):
         raise TaskError(f"{len(problems)} problems but {len(completions)} completions")
     programs = [build_program(p, c) for p, c in zip(problems, completions)]
-    results = run_many(programs, workers=workers, timeout=timeout, memory_mb=memory_mb)
+    results = run_many(programs, workers=workers, timeout=timeout, memory_mb=memory_mb, min_isolation=min_isolation)
     return [bool(r.ok) for r in results]

@@ -72,3 +72,19 @@ def test_mbpp_reference_solutions_pass() -> None:
     first = chosen[0]
     assert not TASKS["mbpp"].grade(first, f"def {first.entry_point}(*args):\n    return None\n")
     assert "Node(1)" in build_program(every["mbpp/367"], every["mbpp/367"].canonical_solution)
+
+
+def test_graders_refuse_to_run_code_below_the_minimum_isolation() -> None:
+    """A grader never runs model-written code with a required layer missing; ``min_isolation=None`` opts out."""
+    import os
+
+    from llm.sandbox import IsolationError
+
+    lacking = "userns" if os.geteuid() == 0 else "uid"  # root never needs a user namespace; others get no fresh uid
+    with pytest.raises(IsolationError, match=f"{lacking} not in force") as info:
+        grade_code(TOY, TOY.canonical_solution, min_isolation=["rlimits", lacking])
+    assert "\n" not in str(info.value)
+    with pytest.raises(IsolationError):
+        grade_code_many([TOY, TOY], [TOY.canonical_solution] * 2, min_isolation=[lacking])
+    assert grade_code(TOY, TOY.canonical_solution, min_isolation=None)  # the explicit opt-out
+    assert grade_code_many([TOY], [TOY.canonical_solution]) == [True]  # default: what this platform offers

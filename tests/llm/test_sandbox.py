@@ -3,7 +3,14 @@
 Safety: each hostile test depends on a module-scoped fixture that first proves, with a benign program, the limit
 that contains it (a fork bomb runs only once ``RLIMIT_NPROC`` was seen to stop a 20-fork program at exactly the
 budget; a memory bomb only once a 50 MB allocation failed under a 30 MB cap; an endless loop only once the wall
-clock stopped a sleeper). If a proof fails, the hostile program never runs.
+clock stopped a sleeper). If a proof fails, the hostile program never runs. Fork bombs run in the default suite
+only as root, where the program has a fresh uid of its own (``RLIMIT_NPROC`` counts nothing else, and the kernel
+enforces it for that uid machine-wide); as an ordinary user they are opt-in (``--runslow``).
+
+The layers the machine offers are probed here independently of the sandbox (``PLATFORM``: an ``unshare`` in a
+child, the Landlock ABI, an allow-all seccomp filter), and each one that exists must be reported *and* observed
+from inside the program (its namespaces differ from ours, ``Seccomp: 2``, a read outside the allowed roots
+fails); a test never accepts the weaker outcome just because the sandbox says it did not apply a layer.
 """
 
 from __future__ import annotations
@@ -31,6 +38,57 @@ import llm.sandbox as sandbox
 from llm.sandbox import STATUSES, SandboxError, SandboxResult, find_interpreter, run_many, run_program
 
 AS_ROOT = os.geteuid() == 0
+
+# An independent probe of what this kernel offers this user (deliberately not llm.sandbox's code).
+_PROBE = textwrap.dedent(
+    """
+    import ctypes, json, os, struct, tempfile
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    out = {"landlock_abi": max(int(libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))), 0)}
+    class Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    allow = ctypes.create_string_buffer(struct.pack("<HBBI", 6, 0, 0, 0x7FFF0000), 8)
+    out["seccomp"] = (
+        os.uname().machine in ("x86_64", "aarch64")
+        and libc.prctl(38, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)) == 0
+        and libc.prctl(22, ctypes.c_ulong(2), ctypes.byref(Fprog(1, ctypes.cast(allow, ctypes.c_void_p))),
+                       ctypes.c_ulong(0), ctypes.c_ulong(0)) == 0
+    )
+    NEWNS, NEWIPC, NEWUSER, NEWPID, NEWNET = 0x20000, 0x8000000, 0x10000000, 0x20000000, 0x40000000
+    flags = NEWNET | NEWPID | NEWIPC | (0 if os.geteuid() == 0 else NEWUSER)
+    out["namespaces"] = libc.unshare(ctypes.c_int(flags)) == 0
+    out["tmpfs"] = False
+    if out["namespaces"]:
+        point = tempfile.mkdtemp()
+        out["tmpfs"] = (libc.unshare(ctypes.c_int(NEWNS)) == 0
+                        and libc.mount(None, b"/", None, ctypes.c_ulong(1 << 14 | 1 << 18), None) == 0
+                        and libc.mount(b"tmpfs", point.encode(), b"tmpfs", ctypes.c_ulong(6), b"size=1m") == 0)
+        libc.umount2(point.encode(), 2)
+        os.rmdir(point)
+    print(json.dumps(out))
+    """
+)
+PLATFORM = json.loads(subprocess.run([sys.executable, "-I", "-S", "-c", _PROBE], capture_output=True, text=True,
+                                     timeout=60, check=True).stdout)
+
+
+def platform_tags() -> set[str]:
+    """The isolation tags this platform should produce, from the independent probe."""
+    tags = {"rlimits", "process-group", "fresh-env", "workdir"} | ({"uid"} if AS_ROOT else set())
+    abi = PLATFORM["landlock_abi"]
+    tags |= {tag for need, tag in ((1, "landlock-fs"), (4, "landlock-net"), (6, "landlock-signal")) if abi >= need}
+    if PLATFORM["seccomp"]:
+        tags.add("seccomp-net")
+    if PLATFORM["namespaces"]:
+        tags |= {"netns", "pidns", "ipcns"} | (set() if AS_ROOT else {"userns"})
+    if PLATFORM["tmpfs"]:
+        tags.add("tmpfs-workdir")
+    return tags
+
+
+# Hostile programs that fork without bound run by default only where a fresh uid confines them (see above).
+fork_bombs = pytest.mark.slow if not AS_ROOT else (lambda test: test)
 
 FORK_20 = textwrap.dedent(
     """
@@ -99,6 +157,82 @@ def workdir_of(result: SandboxResult) -> str:
     first = result.stdout.split("\n", 1)[0]
     assert first.startswith(tempfile.gettempdir()) and "sandbox-" in first, result
     return first
+
+
+# ------------------------------------------------------------------------- the platform's layers are in force
+
+INSIDE = textwrap.dedent(
+    """
+    import errno, json, os, socket
+    out = {"pid": os.getpid(), "ns": {n: os.readlink(f"/proc/self/ns/{n}") for n in ("net", "pid", "ipc", "mnt")}}
+    status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+    out["seccomp"], out["no_new_privs"] = status["Seccomp"].strip(), status["NoNewPrivs"].strip()
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+        out["inet_socket"] = "opened"
+    except OSError as exc:
+        out["inet_socket"] = errno.errorcode[exc.errno]
+    st = os.statvfs(".")
+    out["workdir_mb"] = st.f_blocks * st.f_frsize / 2**20
+    print(json.dumps(out))
+    """
+)
+
+
+def test_every_layer_the_platform_offers_is_reported() -> None:
+    result = run_program("pass", timeout=20)
+    assert result.ok and platform_tags() <= set(result.isolation), (platform_tags(), result.isolation)
+    assert sandbox.platform_isolation() == frozenset(platform_tags())  # the default minimum: the same set
+
+
+def test_every_layer_the_platform_offers_is_enforced_inside() -> None:
+    """Observed from inside the program, not taken from the sandbox's own report."""
+    result = run_program(INSIDE, timeout=20, max_disk_mb=24, read_paths=["/proc"])
+    assert result.ok, result
+    inside = json.loads(result.stdout)
+    ours = {n: os.readlink(f"/proc/self/ns/{n}") for n in ("net", "pid", "ipc", "mnt")}
+    if PLATFORM["namespaces"]:
+        for name in ("net", "pid", "ipc"):
+            assert inside["ns"][name] != ours[name], (name, inside)
+        assert inside["pid"] == 2  # the reaper is pid 1 of the new PID namespace
+    if PLATFORM["tmpfs"]:
+        assert inside["ns"]["mnt"] != ours["mnt"] and abs(inside["workdir_mb"] - 24) < 1, inside
+    if PLATFORM["seccomp"]:
+        assert inside["seccomp"] == "2" and inside["inet_socket"] == "EACCES", inside
+    if PLATFORM["landlock_abi"] >= 1:
+        assert inside["no_new_privs"] == "1"
+        denied = run_program("open('/proc/self/status').read()", timeout=20)  # /proc is not an allowed root
+        assert denied.status == "error" and "PermissionError" in denied.stderr, denied
+
+
+def _a_layer_this_platform_lacks() -> str:
+    return "userns" if AS_ROOT else "uid"  # root never needs a user namespace; others never get a fresh uid
+
+
+def test_below_the_minimum_isolation_nothing_runs() -> None:
+    lacking = _a_layer_this_platform_lacks()
+    start = time.monotonic()
+    with pytest.raises(sandbox.IsolationError, match=f"{lacking} not in force") as info:
+        run_program("import time\ntime.sleep(10)", timeout=20, min_isolation=["rlimits", lacking])
+    assert time.monotonic() - start < 8  # refused before the interpreter started, not after the program ran
+    assert "\n" not in str(info.value) and "min_isolation=None" in str(info.value)
+    assert run_program("print('weak')", timeout=20, min_isolation=None).stdout == "weak\n"  # the opt-out
+    with pytest.raises(ValueError, match="unknown isolation layer"):
+        run_program("pass", timeout=20, min_isolation=["chroot"])
+
+
+def test_minimum_isolation_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    lacking = _a_layer_this_platform_lacks()
+    monkeypatch.setenv(sandbox.MIN_ISOLATION_ENV, f"rlimits,{lacking}")
+    with pytest.raises(sandbox.IsolationError):
+        run_program("pass", timeout=20)
+    monkeypatch.setenv(sandbox.MIN_ISOLATION_ENV, "none")
+    assert run_program("pass", timeout=20).ok
+    assert sandbox.required_isolation("platform") == frozenset()
+    monkeypatch.delenv(sandbox.MIN_ISOLATION_ENV)
+    assert sandbox.required_isolation("platform") == frozenset(platform_tags())
+    assert sandbox.required_isolation("platform", namespaces=False) == frozenset(platform_tags()) - {
+        "userns", "netns", "pidns", "ipcns", "tmpfs-workdir"}
 
 
 # ----------------------------------------------------------------------------------------------- benign proofs
@@ -199,7 +333,10 @@ def test_total_disk_cap_follows_isolation() -> None:
         "print(sorted(os.listdir('.')))"
     )
     result = run_program(program, timeout=20, max_disk_mb=16, max_file_mb=10)
-    if "tmpfs-workdir" in result.isolation:  # a size-capped tmpfs needs a mount namespace (root or user namespace)
+    # A size-capped tmpfs needs a mount namespace (root or a user namespace): where the platform has one it must
+    # be in force and hold, whatever the sandbox reports.
+    assert ("tmpfs-workdir" in result.isolation) == PLATFORM["tmpfs"], result.isolation
+    if PLATFORM["tmpfs"]:
         assert result.status == "error" and "No space left on device" in result.stderr, result
     else:
         assert result.ok, result
@@ -311,6 +448,7 @@ def test_infinite_loop(wall_clock_binds: None) -> None:
     assert result.status == "timeout" and not result.ok
 
 
+@fork_bombs
 @pytest.mark.parametrize("program", [FORK_BOMB, FORK_BOMB_SPIN], ids=["fork-bomb", "fork-bomb-spinning"])
 def test_fork_bomb(nproc_binds: None, wall_clock_binds: None, program: str) -> None:
     result = run_program(program, timeout=1.5, max_processes=8)
@@ -364,8 +502,10 @@ def test_reads_outside_system_dirs_follow_isolation(world_dir: Path) -> None:
     secret.write_text("private")
     secret.chmod(0o644)
     result = run_program(f"print(open({str(secret)!r}).read())", timeout=20)
-    if "landlock-fs" in result.isolation:  # reads are confined only where Landlock runs (see docs/sandbox.md)
-        assert result.status == "error" and "private" not in result.stdout
+    # Reads are confined only where Landlock exists (see docs/sandbox.md): there it must be on and hold.
+    assert ("landlock-fs" in result.isolation) == (PLATFORM["landlock_abi"] >= 1), result.isolation
+    if PLATFORM["landlock_abi"] >= 1:
+        assert result.status == "error" and "PermissionError" in result.stderr and "private" not in result.stdout
     else:
         assert result.ok and result.stdout == "private\n"
     allowed = run_program(f"print(open({str(secret)!r}).read())", timeout=20, read_paths=[str(world_dir)])
@@ -383,7 +523,7 @@ def test_system_v_ipc_objects_stay_inside() -> None:
         import ctypes
 
         ctypes.CDLL(None).shmctl(int(leaked[0][1]), 0, None)  # IPC_RMID
-    assert bool(leaked) == ("ipcns" not in result.isolation)
+    assert bool(leaked) == ("ipcns" not in result.isolation) == (not PLATFORM["namespaces"])
 
 
 def test_network_is_blocked() -> None:
@@ -409,6 +549,7 @@ def test_network_is_blocked() -> None:
         with pytest.raises(socket.timeout):
             udp.recvfrom(16)
     assert {"netns", "seccomp-net", "landlock-net"} & set(results[0].isolation)
+    assert {"netns", "seccomp-net", "landlock-net"} & platform_tags() <= set(results[0].isolation)
 
 
 @pytest.mark.parametrize("tail", ["time.sleep(60)", "print('bye')"], ids=["then-hang", "then-exit"])
@@ -449,11 +590,14 @@ ORDINARY_CHECKS = textwrap.dedent(
     out = {"uid": os.getuid()}
     locked = run_program(LOCKED, timeout=20, namespaces=False)
     out["locked-dir-removed"] = [locked.status, os.path.exists(locked.stdout.strip())]
+    # Same uid, no PID namespace: only Landlock's signal scope (ABI 6) stops a signal to a process outside.
+    sig = run_program("import os\\nos.kill(" + str(os.getpid()) + ", 0)", timeout=20, namespaces=False)
+    out["signal-outside"] = [sig.status, "PermissionError" in sig.stderr, "landlock-signal" in sig.isolation]
     for ns in (True, False):
         proof = run_program(FORK_20, timeout=20, max_processes=10, namespaces=ns)
         out[f"proof-{ns}"] = [proof.status, proof.stdout.split()]
-        if proof.stdout.split() != ["9", "11"]:
-            continue  # RLIMIT_NPROC did not bind: never run the bombs
+        if proof.stdout.split() != ["9", "11"] or not RUN_BOMBS:
+            continue  # RLIMIT_NPROC did not bind (or bombs are opt-in here): never run the bombs
         for name, bomb in (("bomb", FORK_BOMB), ("spin", FORK_BOMB_SPIN)):
             r = run_program(bomb, timeout=1.5, max_processes=8, namespaces=ns)
             out[f"{name}-{ns}"] = [r.status, survivors(r.stdout.split(chr(10))[0]), list(r.isolation)]
@@ -462,16 +606,44 @@ ORDINARY_CHECKS = textwrap.dedent(
 )
 
 
-def _ordinary_checks_source() -> str:
+def _ordinary_checks_source(run_bombs: bool) -> str:
     locked = "import os\nos.makedirs('d/e')\nopen('d/e/f', 'w').close()\nos.chmod('d', 0)\nprint(os.getcwd())"
     consts = f"FORK_20 = {FORK_20!r}\nFORK_BOMB = {FORK_BOMB!r}\nFORK_BOMB_SPIN = {FORK_BOMB_SPIN!r}\n"
-    consts += f"LOCKED = {locked!r}\n"
+    consts += f"LOCKED = {locked!r}\nRUN_BOMBS = {run_bombs!r}\n"
     anchor = "from llm.sandbox import run_program\n"
     return ORDINARY_CHECKS.replace(anchor, anchor + consts)
 
 
-def test_as_ordinary_user_nproc_binds_and_fork_bombs_are_contained(nproc_binds: None) -> None:
-    source = _ordinary_checks_source()
+def _runslow(config: pytest.Config) -> bool:
+    return bool(config.getoption("--runslow")) or os.environ.get("PERSUASION_RUNSLOW") == "1"
+
+
+def _world_readable_copy_of_the_sandbox() -> Path:
+    """``llm/sandbox.py`` copied into a fresh world-readable folder under a world-traversable temp dir.
+
+    The checkout may sit in a private (0700) folder that a fresh uid cannot read; the module is self-contained
+    (the supervisor and fork server are the same file), so a copy works the same way.
+    """
+    base = tempfile.gettempdir()
+    if not sandbox._world_traversable(base):
+        base = "/tmp"
+    if not sandbox._world_traversable(base):
+        pytest.skip(f"no temp folder that other users can enter ({tempfile.gettempdir()}, /tmp)")
+    folder = Path(tempfile.mkdtemp(prefix="sbxmod-", dir=base))
+    folder.chmod(0o755)
+    copy = folder / "sandbox.py"
+    shutil.copyfile(sandbox.__file__, copy)
+    copy.chmod(0o644)
+    return copy
+
+
+def test_as_ordinary_user_nproc_binds_and_fork_bombs_are_contained(
+    nproc_binds: None, request: pytest.FixtureRequest
+) -> None:
+    # As root the bombs run under a helper with a fresh uid and its own RLIMIT_NPROC of 64: confined beyond doubt.
+    # As an ordinary user they would share the caller's uid, so they are opt-in there (--runslow).
+    run_bombs = AS_ROOT or _runslow(request.config)
+    source = _ordinary_checks_source(run_bombs)
     if not AS_ROOT:  # this process already is an ordinary user
         scope: dict = {}
         from contextlib import redirect_stdout
@@ -482,31 +654,45 @@ def test_as_ordinary_user_nproc_binds_and_fork_bombs_are_contained(nproc_binds: 
             exec(compile(source, "ordinary_checks", "exec"), scope)  # noqa: S102 - trusted test code
         report = json.loads(buf.getvalue())
     else:
-        # A helper process under a fresh unprivileged uid imports llm/sandbox.py by path (the venv may live under
-        # a private home, so it runs on find_interpreter()) and runs the checks; RLIMIT_NPROC 64 on the helper is
-        # a second belt should the sandbox's own limit fail.
+        # A helper process under a fresh unprivileged uid imports a world-readable copy of llm/sandbox.py by path
+        # (the checkout or the venv may live in a private folder, so it also runs on find_interpreter()) and runs
+        # the checks; RLIMIT_NPROC 64 on the helper is a second belt should the sandbox's own limit fail.
+        try:
+            interpreter = find_interpreter()
+        except SandboxError as exc:
+            pytest.skip(f"no Python interpreter that an unprivileged uid may execute: {exc}")
+        module = _world_readable_copy_of_the_sandbox()
         uid = sandbox.UID_BASE - 1 - os.getpid() % 100_000
         loader = textwrap.dedent(
             f"""
             import importlib.util, resource, sys
             resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
-            spec = importlib.util.spec_from_file_location("llm.sandbox", {sandbox.__file__!r})
+            spec = importlib.util.spec_from_file_location("llm.sandbox", {str(module)!r})
             module = importlib.util.module_from_spec(spec)
             sys.modules["llm.sandbox"] = module
             spec.loader.exec_module(module)
             """
         )
-        helper = subprocess.run(
-            [find_interpreter(), "-I", "-S", "-c", loader + source],
-            user=uid, group=uid, extra_groups=[], cwd="/", capture_output=True, text=True, timeout=50,
-            env={"PATH": "/usr/bin:/bin", "HOME": "/", "LC_ALL": "C.UTF-8"},
-        )
+        try:
+            helper = subprocess.run(
+                [interpreter, "-I", "-S", "-c", loader + source],
+                user=uid, group=uid, extra_groups=[], cwd="/", capture_output=True, text=True, timeout=50,
+                env={"PATH": "/usr/bin:/bin", "HOME": "/", "LC_ALL": "C.UTF-8"},
+            )
+        finally:
+            shutil.rmtree(module.parent, ignore_errors=True)
         assert helper.returncode == 0, helper.stderr[-2000:]
         report = json.loads(helper.stdout)
         assert report["uid"] == uid
     assert report["locked-dir-removed"] == ["ok", False], report
+    status, denied, tagged = report["signal-outside"]
+    assert tagged == denied == (PLATFORM["landlock_abi"] >= 6), report
+    assert status == ("error" if denied else "ok"), report
     for ns in (True, False):
         assert report[f"proof-{ns}"] == ["ok", ["9", "11"]], report
+        if not run_bombs:
+            assert f"bomb-{ns}" not in report
+            continue
         for name in ("bomb", "spin"):
             status, alive, isolation = report[f"{name}-{ns}"]
             assert status in {"error", "timeout"} and alive == [], report
