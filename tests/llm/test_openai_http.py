@@ -403,6 +403,29 @@ def test_requests_carry_fields_and_keep_order() -> None:
                 "m", 5, 0.5, 10 + i, ["\n"])
 
 
+def test_well_formed_but_wrong_answers_are_kept_and_flagged() -> None:
+    answers = {
+        "empty": {"choices": [{"text": "", "finish_reason": "stop"}], "usage": {"completion_tokens": 5}},
+        "filtered": {"choices": [{"text": "I can", "finish_reason": "content_filter"}]},
+        "fine": {"choices": [{"text": "4", "finish_reason": "stop"}]},
+        "null": {"choices": [{"message": {"content": None}, "finish_reason": "tool_calls"}]},
+    }
+
+    def reply(h: BaseHTTPRequestHandler, i: int, body: dict[str, Any], rec: Recorder) -> None:
+        key = body["messages"][-1]["content"] if "messages" in body else body["prompt"]
+        send(h, 200, answers[key])
+
+    with fake_server(reply) as (url, rec):
+        gens = client(url).generate(["empty", "filtered", "fine", [{"role": "user", "content": "null"}]], 5)
+    assert gens == [
+        Generation("", 0, 5, "stop", flag="empty"),
+        Generation("I can", 0, 0, "stop", flag="finish_reason=content_filter"),
+        Generation("4", 0, 0, "stop"),
+        Generation("", 0, 0, "stop", flag="empty"),
+    ]
+    assert len(rec.requests) == 4  # recorded as they are, not retried
+
+
 @pytest.mark.parametrize("limit", [1, 3])
 def test_concurrency_limit(limit: int) -> None:
     barrier = threading.Barrier(2, timeout=10)
