@@ -104,7 +104,9 @@ def hint_line(hint: str) -> str:
 
 def hint_comment(hint: str) -> str:
     """:data:`HINT_COMMENT` for ``hint``: one comment line per line of the stripped hint, each ending in a newline."""
-    lines = [line.rstrip() for line in str(hint).strip().splitlines()]
+    lines = [line.rstrip() for line in str(hint).replace("\x00", "").strip().splitlines()]
+    if not lines:
+        return ""
     return HINT_COMMENT.format(hint=lines[0]) + "\n" + "".join(f"# {line}".rstrip() + "\n" for line in lines[1:])
 
 

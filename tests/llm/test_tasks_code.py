@@ -123,3 +123,67 @@ def test_all_shared_reference_programs_parse() -> None:
         pytest.skip(f"benchmark files absent ({exc})")
     for problem in problems:
         ast.parse(build_program(problem, problem.canonical_solution))  # syntax only; nothing runs
+
+
+HINT = "Sort the input first.\nThen scan neighbours once."
+
+
+def _comment_text(source: str) -> str:
+    import io
+    import tokenize
+
+    return " ".join(t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                    if t.type == tokenize.COMMENT)
+
+
+def test_humaneval_completion_hint_is_a_top_of_file_comment() -> None:
+    prompt = format_code_prompt(HE, hint=HINT)
+    assert isinstance(prompt, str)
+    assert prompt == "# Hint: Sort the input first.\n# Then scan neighbours once.\n" + HE.prompt
+    program = prompt + HE.canonical_solution
+    assert ast.dump(ast.parse(program)) == ast.dump(ast.parse(HE.prompt + HE.canonical_solution))
+    assert "Sort the input first." in _comment_text(program) and "Then scan" in _comment_text(program)
+    assert format_code_prompt(HE, hint=None) == format_code_prompt(HE, hint=" ") == HE.prompt
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60))
+def test_no_hint_text_can_change_the_humaneval_program(hint: str) -> None:
+    prompt = format_code_prompt(HE, hint=hint)
+    assert isinstance(prompt, str) and prompt.endswith(HE.prompt)
+    assert ast.dump(ast.parse(prompt + HE.canonical_solution)) == ast.dump(ast.parse(HE.prompt + HE.canonical_solution))
+
+
+def test_mbpp_completion_hint_follows_begin() -> None:
+    text = format_code_prompt(MB, shots=[MB], hint=HINT)
+    plain = format_code_prompt(MB, shots=[MB])
+    assert text == plain + "# Hint: Sort the input first.\n# Then scan neighbours once.\n"
+    code = text.rsplit("[BEGIN]\n", 1)[1] + MB.canonical_solution
+    assert ast.dump(ast.parse(code)) == ast.dump(ast.parse(MB.canonical_solution))
+
+
+def test_code_chat_hint_is_a_line_in_the_user_message() -> None:
+    chat = format_code_prompt(HE, chat=True, hint=HINT)
+    content = chat[-1]["content"]
+    assert "Hint: Sort the input first. Then scan neighbours once.\n\n```python\n" + HE.prompt in content
+    messages = format_code_prompt(MB, shots=[MB], chat=True, hint=HINT)
+    assert messages[:-1] == format_code_prompt(MB, shots=[MB], chat=True)[:-1]
+    assert "Hint: Sort the input first. Then scan neighbours once.\nReply with" in messages[-1]["content"]
+
+
+def test_every_shared_humaneval_prompt_takes_each_catalogue_hint_as_a_comment() -> None:
+    import json
+    from pathlib import Path
+
+    from llm.tasks.humaneval import load_humaneval
+
+    try:
+        problems = load_humaneval()
+    except DataNotFoundError as exc:
+        pytest.skip(f"benchmark files absent ({exc})")
+    catalogue = json.loads((Path(__file__).parents[2] / "llm" / "catalogues" / "code.json").read_text())
+    hints = [item["hint_text"] for item in catalogue["items"] if item.get("hint_text")]
+    for problem in problems:
+        plain = ast.dump(ast.parse(problem.prompt + problem.canonical_solution))
+        for hint in hints:
+            source = format_code_prompt(problem, hint=hint) + problem.canonical_solution
+            assert ast.dump(ast.parse(source)) == plain, (problem.id, hint)

@@ -89,3 +89,85 @@ def test_grading_rejects_the_wrong_problem_kind() -> None:
     with pytest.raises(TaskError, match="responses"):
         TASKS["synthetic"].grade_many(synthetic_arithmetic(2, 0), ["1"])
 
+
+
+def test_defaults_per_task() -> None:
+    assert {n: (t.max_new_tokens, t.default_shots) for n, t in TASKS.items()} == {
+        "synthetic": (512, 3), "gsm8k": (512, 5), "humaneval": (512, 0), "mbpp": (512, 3)}
+    task = TASKS["synthetic"]
+    assert task.few_shot() == task.few_shot(3) and len(task.few_shot()) == 3
+    assert TASKS["humaneval"].few_shot() == []
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_math_prompt_without_hint_is_unchanged(chat: bool) -> None:
+    task = TASKS["synthetic"]
+    problem, shots = task.load(limit=1)[0], task.few_shot(2)
+    assert task.prompt(problem, shots, chat=chat) == task.prompt(problem, shots, chat=chat, hint=None)
+    assert task.prompt(problem, shots, chat=chat) == task.prompt(problem, shots, chat=chat, hint="  \n ")
+
+
+def test_math_hint_is_a_line_before_the_question() -> None:
+    task = TASKS["synthetic"]
+    problem, shots = task.load(limit=1)[0], task.few_shot(2)
+    plain = task.prompt(problem, shots)
+    hinted = task.prompt(problem, shots, hint="Work out\n the total first.")
+    head, tail = plain.rsplit("Question:", 1)
+    assert hinted == f"{head}Hint: Work out the total first.\nQuestion:{tail}"
+    assert hinted.count("Hint:") == 1 and hinted.endswith("\nAnswer:")
+    chat = task.prompt(problem, shots, chat=True, hint="Work out the total first.")
+    assert chat[:-1] == task.prompt(problem, shots, chat=True)[:-1]  # system and shots untouched
+    assert chat[-1] == {"role": "user", "content": f"Hint: Work out the total first.\n\n{problem.question}"}
+
+
+def test_a_problem_is_never_its_own_shot() -> None:
+    task = TASKS["synthetic"]
+    train = task.load("train", limit=3)
+    prompt = task.prompt(train[0], train)
+    assert prompt.count("Question:") == 3 and prompt.count(train[0].question) == 1
+
+
+@given(index=st.integers(0, 300))
+def test_reference_and_wrong_responses_grade_as_intended(index: int) -> None:
+    task = TASKS["synthetic"]
+    problem = synthetic_arithmetic(index + 1, 7)[index]
+    right, wrong = task.reference_response(problem), task.wrong_response(problem)
+    assert task.grade_detail(problem, right) == task.grade_detail(problem, right)
+    assert task.grade_detail(problem, right).strict and task.has_final_answer(right)
+    assert not task.grade_detail(problem, wrong).flexible and task.has_final_answer(wrong)
+    assert task.final_answer(problem, right) == problem.answer
+    assert task.final_answer(problem, wrong) != problem.answer
+
+
+def test_math_responses_for_problems_without_solution_or_number() -> None:
+    task = TASKS["gsm8k"]
+    bare = Problem(id="x", question="q", answer="1,500")
+    assert task.reference_response(bare) == "#### 1,500" and task.grade(bare, task.reference_response(bare))
+    assert task.wrong_response(Problem(id="y", question="q", answer="0.5")) == "#### 3/2"
+    latex = Problem(id="z", question="q", answer="\\frac{\\sqrt3}{2}")
+    assert not task.grade(latex, task.wrong_response(latex))
+
+
+def test_strict_grading_on_request() -> None:
+    task = TASKS["synthetic"]
+    problem = task.load(limit=1)[0]
+    prose = f"So it is {problem.answer}."
+    assert task.grade(problem, prose) and not task.grade(problem, prose, strict=True)
+    assert task.grade_many([problem] * 2, [prose, f"#### {problem.answer}"], strict=True) == [False, True]
+    assert [g.marked for g in task.grade_details([problem] * 2, [prose, "#### 1"])] == [False, True]
+    assert "####" in task.answer_instruction and TASKS["mbpp"].answer_instruction == ""
+
+
+def test_code_reference_and_wrong_responses_in_the_sandbox() -> None:
+    he = CodeProblem(id="HumanEval/t", prompt='def add(a, b):\n    """Return a + b."""\n',
+                     test="def check(candidate):\n    assert candidate(2, 3) == 5\n", entry_point="add",
+                     canonical_solution="    return a + b\n")
+    mb = CodeProblem(id="mbpp/t", prompt="Add two numbers.", test="assert add(1, 2) == 3", entry_point="add",
+                     canonical_solution="def add(a, b):\n    return a + b", source="mbpp")
+    for name, problem in (("humaneval", he), ("mbpp", mb)):
+        task = TASKS[name]
+        right, wrong = task.reference_response(problem), task.wrong_response(problem)
+        grades = task.grade_details([problem, problem], [right, wrong])
+        assert [(g.strict, g.flexible) for g in grades] == [(True, True), (False, False)]
+        assert task.has_final_answer(right) and not task.has_final_answer("I cannot help.")
+        assert task.final_answer(problem, "```python\ndef add(a, b):\n    return a + b\n```").startswith("def add")
