@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from persuasion import testing
 from persuasion.errors import GameError
 from persuasion.game import Game
 from persuasion.receiver_types import (
@@ -31,47 +32,15 @@ from persuasion.receiver_types import (
 from persuasion.solve import solve
 
 # ------------------------------------------------------------------------------------------------- strategies
-# Utilities from a small set of halves: plenty of exact ties; or general floats (3 decimals).
-_HALVES = st.integers(-4, 4).map(lambda v: v / 2)
-_FLOATS = st.floats(-3, 3, allow_nan=False, allow_infinity=False).map(lambda v: round(v, 3))
-
-
-def _weights(draw, size: int, allow_zero: bool) -> np.ndarray:
-    w = np.array(draw(st.lists(st.integers(0 if allow_zero else 1, 4), min_size=size, max_size=size)), float)
-    if w.sum() == 0:
-        w[draw(st.integers(0, size - 1))] = 1.0
-    return w / w.sum()
-
-
-@st.composite
 def games(
-    draw,
     k_range: tuple[int, int] = (1, 3),
     m_range: tuple[int, int] = (1, 4),
     n_range: tuple[int, int] = (1, 4),
     typed: bool = True,
     elements: st.SearchStrategy[float] | None = None,
-) -> Game:
-    """Random games, including degenerate ones: ties, zero-prior states, one action/state, copied utilities."""
-    K = draw(st.integers(*k_range)) if typed else 1
-    m, n = draw(st.integers(*m_range)), draw(st.integers(*n_range))
-    el = elements if elements is not None else draw(st.sampled_from([_HALVES, _FLOATS]))
-    mat = lambda *shape: np.array(draw(st.lists(el, min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))),
-                                  float).reshape(shape)
-    u_s = mat(m, n)
-    mode = draw(st.sampled_from(["random", "random", "sender_copy", "constant", "identical_types"]))
-    if mode == "random":
-        u_r = mat(K, m, n)
-    elif mode == "sender_copy":  # receiver and sender agree
-        u_r = np.repeat(u_s[None], K, axis=0)
-    elif mode == "constant":  # the receiver is indifferent everywhere
-        u_r = np.full((K, m, n), draw(el))
-    else:
-        u_r = np.repeat(mat(1, m, n), K, axis=0)
-    prior = _weights(draw, m, allow_zero=True)
-    if not typed:
-        return Game(prior, u_s, u_r[0])
-    return Game(prior, u_s, u_r, type_prior=_weights(draw, K, allow_zero=True))
+) -> st.SearchStrategy[Game]:
+    """Games from :func:`persuasion.testing.games`, with ``K`` types in ``k_range`` (one type unless ``typed``)."""
+    return testing.games(m=m_range, n=n_range, types=k_range if typed else 1, elements=elements)
 
 
 def _tol(game: Game) -> float:

@@ -5,28 +5,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from persuasion import Game, GameError, solve
+from persuasion import Game, GameError, solve, testing
 from persuasion.reference import best_response, best_responses, full_disclosure, no_disclosure
 
 PROSECUTOR = Game([0.7, 0.3], [[0, 1], [0, 1]], [[1, 0], [0, 1]])
 
 
-@st.composite
-def games(draw, max_m: int = 4, max_n: int = 4) -> Game:
-    """Random single-receiver games: small-integer utilities (many ties) or Gaussian ones; priors with zeros."""
-    m = draw(st.integers(1, max_m))
-    n = draw(st.integers(1, max_n))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    if draw(st.booleans()):
-        u_s, u_r = rng.integers(-2, 3, (m, n)).astype(float), rng.integers(-2, 3, (m, n)).astype(float)
-    else:
-        u_s, u_r = rng.normal(size=(m, n)), rng.normal(size=(m, n))
-    if draw(st.booleans()):
-        u_s = u_r.copy()  # identical interests
-    prior = rng.dirichlet(np.ones(m))
-    if m > 1 and draw(st.booleans()):
-        prior[rng.integers(m)] = 0.0
-    return Game(prior / prior.sum(), u_s, u_r)
+def games(max_m: int = 4, max_n: int = 4) -> st.SearchStrategy[Game]:
+    """Single-receiver games from :func:`persuasion.testing.games` (many ties, zero-prior states, identical interests)."""
+    return testing.games(m=(1, max_m), n=(1, max_n))
 
 
 def test_prosecutor_numbers():

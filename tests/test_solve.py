@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from persuasion import testing
 from persuasion.errors import GameError, SolverError
 from persuasion.game import Game
 from persuasion.solve import (
@@ -34,27 +35,10 @@ TOL = 1e-7  # optimality / feasibility tolerance, times the utility scale
 
 
 # ------------------------------------------------------------------------------------------- strategies
-@st.composite
-def games(draw: st.DrawFn, max_m: int = 5, max_n: int = 5, m: int | None = None) -> Game:
-    """Single-receiver games with the degenerate cases drawn often: ties (small integer utilities), zero-prior
-    states, one action or one state, identical sender and receiver utilities, duplicated and dominated actions."""
-    m = m if m is not None else draw(st.integers(1, max_m))
-    n = draw(st.integers(1, max_n))
-    weights = np.array(draw(st.lists(st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 3.7]), min_size=m, max_size=m)))
-    if weights.sum() == 0:
-        weights[draw(st.integers(0, m - 1))] = 1.0
-    prior = weights / weights.sum()
-    kind = draw(st.sampled_from(["integer", "integer", "float", "aligned"]))
-    if kind == "float":
-        values = st.floats(-10, 10, allow_nan=False, width=32)
-    else:
-        values = st.integers(-2, 3).map(float)
-    u_s = np.array(draw(st.lists(values, min_size=m * n, max_size=m * n))).reshape(m, n)
-    u_r = u_s.copy() if kind == "aligned" else np.array(
-        draw(st.lists(values, min_size=m * n, max_size=m * n))).reshape(m, n)
-    if n >= 2 and draw(st.booleans()):  # a duplicate or a strictly dominated copy of action 0
-        u_r[:, -1] = u_r[:, 0] - draw(st.sampled_from([0.0, 1.0]))
-    return Game(prior, u_s, u_r)
+def games(max_m: int = 5, max_n: int = 5, m: int | None = None) -> st.SearchStrategy[Game]:
+    """Single-receiver games from :func:`persuasion.testing.games`: ties, zero-prior states, one action or one
+    state, identical sender and receiver utilities, an indifferent receiver, duplicated and dominated actions."""
+    return testing.games(m=m if m is not None else (1, max_m), n=(1, max_n))
 
 
 def scale(game: Game) -> float:
