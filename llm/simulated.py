@@ -11,7 +11,9 @@ The Receiver answers the synthetic task's problems (:mod:`llm.tasks.synthetic`),
 
 So the success probability of a prompt carrying item ``a`` on a problem of group ``g`` is
 
-.. math:: v(g, a) = \\rho\\, p(g, a) + (1 - \\rho)\\, p(g, \\text{none}), \\qquad v(g, \\text{none}) = p(g, \\text{none}),
+.. math:: v(g, a) = \\rho\\, p(g, a) + (1 - \\rho)\\, p(g, \\text{none})
+
+(so ``v(g, none) = p(g, none)``),
 
 the best item of a group is ``a*(g) = argmax_a v(g, a)`` (``"none"`` when every hint lowers success), and the
 optimal per-group choice has the exact value ``sum_g w_g max_a v(g, a)`` (:meth:`SimulatedSpec.optimal_value`).
@@ -136,11 +138,10 @@ class SimulatedSpec:
 
     def _check_items(self, got: set, items: set, where: str) -> None:
         missing, unknown = sorted(items - got), sorted(map(str, got - items))
-        if missing or unknown:
+        problems = ([f"missing items {missing}"] if missing else []) + ([f"unknown items {unknown}"] if unknown else [])
+        if problems:
             raise SimulatedSpecError(
-                f"simulated spec {where}: "
-                + "; ".join(s for s in (missing and f"missing items {missing}", unknown and f"unknown items {unknown}") if s)
-                + f" (catalogue {self.catalogue!r} plus 'none')"
+                f"simulated spec {where}: {'; '.join(problems)} (catalogue {self.catalogue!r} plus 'none')"
             )
 
     # --- the items and groups -----------------------------------------------------------------------------------
@@ -169,7 +170,8 @@ class SimulatedSpec:
         try:
             return self.groups.index(group)
         except ValueError:
-            raise SimulatedSpecError(f"simulated spec has no group {group!r} (groups: {', '.join(self.groups)})") from None
+            known = ", ".join(self.groups)
+            raise SimulatedSpecError(f"simulated spec has no group {group!r} (groups: {known})") from None
 
     # --- the exact quantities ---------------------------------------------------------------------------------------
     def success_table(self) -> np.ndarray:
@@ -236,7 +238,9 @@ class SimulatedSpec:
         keys = {"name", "catalogue", "obedience", "seed", "prior", "success"}
         unknown = sorted(set(data) - keys)
         if unknown or "success" not in data or "prior" not in data:
-            raise SimulatedSpecError(f"{where}: unknown keys {unknown}" if unknown else f"{where} needs 'success' and 'prior'")
+            raise SimulatedSpecError(
+                f"{where}: unknown keys {unknown}" if unknown else f"{where} needs 'success' and 'prior'"
+            )
         return cls(**{k: data[k] for k in keys if k in data})
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -268,11 +272,11 @@ def load_spec(path: str | Path | None = None) -> SimulatedSpec:
 DEFAULT_SUCCESS: Mapping[str, tuple[float, Mapping[str, float]]] = MappingProxyType({
     "ages": (0.30, {"write_equation": 0.70, "break_into_steps": 0.38, "guess_and_check": 0.40}),
     "discount": (0.40, {"fractions_percents": 0.78, "break_into_steps": 0.47}),
-    "distance": (0.50, {"make_table": 0.80, "unit_rates": 0.60, "break_into_steps": 0.56}),
+    "distance": (0.50, {"make_table": 0.76, "unit_rates": 0.60, "break_into_steps": 0.60}),
     "fraction": (0.35, {"fractions_percents": 0.75, "break_into_steps": 0.42}),
     "harvest": (0.45, {"break_into_steps": 0.80, "make_table": 0.60}),
     "production": (0.40, {"break_into_steps": 0.80, "unit_rates": 0.50}),
-    "reading": (0.50, {"work_backwards": 0.68, "break_into_steps": 0.58}),
+    "reading": (0.50, {"work_backwards": 0.68, "break_into_steps": 0.62}),
     "savings": (0.75, {"break_into_steps": 0.68}),
     "sharing": (0.70, {"break_into_steps": 0.63}),
     "shopping": (0.55, {"unit_rates": 0.85, "break_into_steps": 0.60}),
@@ -510,3 +514,60 @@ class SimulatedReceiver:
             out[k] = math.log(mass) if mass > 0 else -math.inf
         return out
 
+
+
+# --- the persuasion game of the simulated Receiver (the ground truth of experiments/bpa_regret.py) -----------------
+
+#: Default cost ``c`` the Receiver pays for acting on a hint (see :func:`persuasion_game`).
+FOLLOW_COST = 0.25
+
+
+class SimulatedGame(NamedTuple):
+    """The persuasion game whose states are the groups' helpful items.
+
+    ``game.action_names`` are all items (:attr:`SimulatedSpec.items`); ``states[k]`` is the item id of state ``k``;
+    ``group_state[g]`` is the state of group ``g`` (groups in :attr:`SimulatedSpec.groups` order).
+    """
+
+    game: Any  # persuasion.Game
+    states: tuple[str, ...]
+    group_state: np.ndarray  # shape=(G,), int
+
+
+def persuasion_game(
+    spec: SimulatedSpec, group_weights: Mapping[str, float] | None = None, follow_cost: float = FOLLOW_COST
+) -> SimulatedGame:
+    """The finite persuasion game the simulated Receiver induces, with a known optimum.
+
+    The state of a problem of group ``g`` is its helpful item ``omega(g) = a*(g)``; the states are the distinct
+    helpful items (``"none"`` where silence is best), with prior ``mu0(omega) = sum_{g: a*(g) = omega} w_g``. The
+    Receiver's action is the item it acts on, and
+
+    .. math::
+
+        u_S(\\omega, a) = \\frac{\\sum_{g: a^*(g) = \\omega} w_g\\, v(g, a)}{\\mu_0(\\omega)}, \\qquad
+        u_R(\\omega, a) = u_S(\\omega, a) - c\\, 1[a \\ne \\text{none}]:
+
+    the Advisor wants a correct answer; the Receiver wants one too but pays ``c`` (``follow_cost``) for acting on a
+    hint, so with full information it ignores items whose gain over silence is below ``c``, and the Advisor can
+    only get them followed by pooling states (the obedience constraints bind, and the optimal scheme depends on
+    ``mu0``). With ``c = 0`` the interests agree and full disclosure is optimal with value
+    :meth:`SimulatedSpec.optimal_value`.
+    """
+    from persuasion.game import Game
+
+    if not 0.0 <= float(follow_cost) <= 1.0:
+        raise SimulatedSpecError(f"follow_cost must be in [0, 1], got {follow_cost!r}")
+    w = spec.group_weight_vector(group_weights)
+    v = spec.value_table()
+    best = v.argmax(axis=1)
+    live = sorted({int(b) for b, wg in zip(best, w) if wg > 0})
+    states = tuple(spec.items[b] for b in live)
+    group_state = np.array([live.index(int(b)) if int(b) in live else -1 for b in best])
+    prior = np.array([w[best == b].sum() for b in live])
+    u_s = np.array([w[best == b] @ v[best == b] / w[best == b].sum() for b in live])
+    cost = np.full(len(spec.items), float(follow_cost))
+    cost[spec.none_index] = 0.0
+    game = Game(prior, u_s, u_s - cost, state_names=states, action_names=spec.items,
+                name=f"{spec.name}-c{follow_cost:g}", normalize=True)
+    return SimulatedGame(game, states, group_state)

@@ -65,9 +65,10 @@ def test_default_spec_has_a_known_optimum_needing_different_items() -> None:
         assert row[-1] - row[-2] >= 0.05
     opt = SPEC.optimal_value()
     assert opt == pytest.approx(np.mean([SPEC.value(g, best[g]) for g in SPEC.groups]))
-    assert opt > max(SPEC.item_value(a) for a in SPEC.items) + 0.15  # no single item comes close
+    assert opt > max(SPEC.item_value(a) for a in SPEC.items) + 0.12  # no single item comes close
     w = {"sharing": 1.0, "ages": 3.0}
-    assert SPEC.optimal_value(w) == pytest.approx((SPEC.value("sharing", "none") + 3 * SPEC.value("ages", "write_equation")) / 4)
+    expected = (SPEC.value("sharing", "none") + 3 * SPEC.value("ages", "write_equation")) / 4
+    assert SPEC.optimal_value(w) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("group,item", [("ages", "write_equation"), ("ages", "none"), ("sharing", "break_into_steps"),
