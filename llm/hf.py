@@ -11,11 +11,20 @@ Conventions (the same in :mod:`llm.openai_http` and :mod:`llm.serve`):
   length of the longest common prefix of ``tok(p)`` and ``x``. A token straddling the prompt/continuation
   boundary (``"Hello wor" + "ld"`` -> ``" world"``) counts to the continuation. If ``k == 0`` (empty prompt, no
   BOS) the BOS (else EOS) token is prepended as context. An empty continuation scores ``0``.
+
+Speed (``docs/performance.md``, "Generation"): bfloat16 by default where the hardware computes it natively
+(:func:`auto_dtype`); on the CPU every linear layer runs on a weight pre-packed once for oneDNN
+(:class:`PackedLinears`, bfloat16 only unless asked), which gives the same numbers as ``F.linear`` in 1.6-1.9x
+less time; decoding drops finished rows from the batch and its KV cache, checks stop strings on a window of the
+newest tokens (:class:`StopScanner`), and computes logits for the last position only.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import inspect
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -43,11 +52,153 @@ def auto_device() -> str:
     return "cpu"
 
 
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU feature flags listed in ``cpuinfo`` (empty where the file is missing, e.g. off Linux)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags") and ":" in line:
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def cpu_has_native_bf16(flags: frozenset[str] | None = None) -> bool:
+    """Whether the CPU multiplies bfloat16 natively: AVX512_BF16 or AMX-BF16.
+
+    Asks torch (``torch.cpu._is_avx512_bf16_supported``, ``_is_amx_tile_supported``) and falls back to the
+    ``/proc/cpuinfo`` flags ``avx512_bf16`` / ``amx_bf16``. Without either, bfloat16 matmuls are emulated and
+    slower than float32, so :func:`auto_dtype` keeps float32.
+    """
+    if flags is None:
+        probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+        if any(p is not None and p() for p in probes):
+            return True
+        flags = cpu_flags()
+    return bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
 def auto_dtype(device: str) -> torch.dtype:
-    """bfloat16 on a GPU that supports it, else float32."""
-    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+    """bfloat16 on a GPU that supports it and on a CPU with native bfloat16 (:func:`cpu_has_native_bf16`), else
+    float32 (other CPUs, Apple ``mps``)."""
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    if device == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16
     return torch.float32
+
+
+def parse_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
+    """``dtype`` as a ``torch.dtype`` (``None`` or ``"auto"``: :func:`auto_dtype` of ``device``).
+
+    Raises:
+        LMError: an unknown name.
+    """
+    if dtype is None or dtype == "auto":
+        return auto_dtype(device)
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if not isinstance(dtype, str) or not isinstance(getattr(torch, dtype, None), torch.dtype):
+        raise LMError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
+    return getattr(torch, dtype)
+
+
+def kv_batch_size(free_bytes: int, per_row_bytes: int, cap: int = 256, reserve: float = 0.2) -> int:
+    """Rows that fit in ``(1 - reserve) * free_bytes`` at ``per_row_bytes`` each, clipped to ``[1, cap]``."""
+    if per_row_bytes <= 0:
+        return cap
+    return max(1, min(cap, int(free_bytes * (1.0 - reserve)) // per_row_bytes))
+
+
+def row_bytes(config: Any, positions: int, dtype: torch.dtype) -> int:
+    """Memory one decoding row needs: its KV cache over ``positions`` plus a float32 row of logits and the
+    widest activations (``4 * hidden`` per position during prefill), from the model's config."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    layers = getattr(text, "num_hidden_layers", None) or getattr(text, "n_layer", 1)
+    hidden = getattr(text, "hidden_size", None) or getattr(text, "n_embd", 1)
+    heads = getattr(text, "num_attention_heads", None) or getattr(text, "n_head", 1)
+    kv_heads = getattr(text, "num_key_value_heads", None) or heads
+    head_dim = getattr(text, "head_dim", None) or hidden // heads
+    inter = getattr(text, "intermediate_size", None) or 4 * hidden
+    size = torch.empty((), dtype=dtype).element_size()
+    kv = 2 * layers * kv_heads * head_dim * positions * size
+    return kv + 4 * getattr(text, "vocab_size", 0) + positions * (hidden + inter) * size * 2
+
+
+class PackedLinears:
+    """oneDNN pre-packed weights for a CPU model's linear layers, swapped in only inside :meth:`active`.
+
+    ``F.linear`` on the CPU re-lays the weight out for oneDNN at every call; at decoding batch sizes that copy
+    costs as much as the product. ``torch.ops.mkldnn._reorder_linear_weight`` does it once (what
+    ``torch.compile`` does with freezing) and ``torch.ops.mkldnn._linear_pointwise`` computes
+    ``x W^T + b`` from it. The model itself is not changed: :meth:`active` sets an instance ``forward`` on each
+    ``nn.Linear`` (and GPT-2 ``Conv1D``) and removes it on exit, so training the same model is unaffected. A
+    weight that changed since it was packed (``data_ptr`` or in-place version) is packed again. Costs one extra
+    copy of the packed weights in memory.
+    """
+
+    def __init__(self, model: torch.nn.Module, dtypes: tuple[torch.dtype, ...] = (torch.bfloat16,)) -> None:
+        self.model = model
+        self.dtypes = dtypes
+        self._packs: dict[int, tuple[tuple[int, int], torch.Tensor]] = {}
+
+    @staticmethod
+    def available() -> bool:
+        """Whether this torch build has the oneDNN ops (and bfloat16 support on this CPU)."""
+        ops = torch.ops.mkldnn
+        try:
+            return bool(torch.backends.mkldnn.is_available() and ops._is_mkldnn_bf16_supported()
+                        and hasattr(ops, "_reorder_linear_weight") and hasattr(ops, "_linear_pointwise"))
+        except (AttributeError, RuntimeError):
+            return False
+
+    def _layers(self) -> Iterator[tuple[torch.nn.Module, bool]]:
+        from transformers.pytorch_utils import Conv1D
+
+        for module in self.model.modules():
+            if isinstance(module, torch.nn.Linear) or isinstance(module, Conv1D):
+                w = module.weight
+                if w.device.type == "cpu" and w.dtype in self.dtypes and w.dim() == 2:
+                    yield module, isinstance(module, Conv1D)
+
+    def _packed(self, module: torch.nn.Module, transposed: bool) -> torch.Tensor:
+        w = module.weight
+        key = (w.data_ptr(), w._version)
+        hit = self._packs.get(id(module))
+        if hit is None or hit[0] != key:
+            plain = w.detach().t().contiguous() if transposed else w.detach().contiguous()
+            hit = (key, torch.ops.mkldnn._reorder_linear_weight(plain, None))
+            self._packs[id(module)] = hit
+        return hit[1]
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        patched = []
+        try:
+            for module, transposed in self._layers():
+                packed = self._packed(module, transposed)
+                module.forward = _packed_forward(module, packed)
+                patched.append(module)
+            yield
+        finally:
+            for module in patched:
+                del module.forward
+
+
+def _packed_forward(module: torch.nn.Module, packed: torch.Tensor) -> Any:
+    original = type(module).forward.__get__(module)
+    bias = module.bias
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != packed.dtype or x.device.type != "cpu":
+            return original(x)
+        flat = x.reshape(-1, x.shape[-1])
+        y = torch.ops.mkldnn._linear_pointwise(flat if flat.is_contiguous() else flat.contiguous(), packed,
+                                               bias, "none", [], "")
+        return y.reshape(*x.shape[:-1], y.shape[-1])
+
+    return forward
 
 
 def _first_line(exc: BaseException) -> str:
@@ -64,29 +215,99 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+class StopScanner:
+    """Finds the first stop string in a growing token list by decoding only its newest tokens.
+
+    Re-decoding a row's whole text at every step costs ``O(n^2)`` per row. A stop string that first appears
+    after token ``t`` ends inside the text of the last few tokens, so :meth:`find` decodes a window of the newest
+    ``4 * max(len(stop)) + 8`` tokens (4: a character may take up to 4 byte-level tokens), widening it while it
+    decodes to fewer than ``max(len(stop)) + 8`` characters. Only on a hit is the whole text decoded, and the
+    cut is taken from it, so the result equals ``text[:min(text.find(s))]`` of the full decode at the same step.
+    """
+
+    def __init__(self, tokenizer: Any, stops: Sequence[str]) -> None:
+        self.tokenizer = tokenizer
+        self.stops = tuple(stops)
+        self.longest = max((len(s) for s in self.stops), default=0)
+
+    def find(self, tokens: Sequence[int]) -> str | None:
+        """The text before the first stop string, if ``tokens`` now hold one, else ``None``."""
+        if not self.stops:
+            return None
+        width = 4 * self.longest + 8
+        while True:
+            start = max(0, len(tokens) - width)
+            tail = self.tokenizer.decode(tokens[start:], skip_special_tokens=True)
+            if start == 0 or len(tail) >= self.longest + 8:
+                break
+            width *= 2
+        if not any(s in tail for s in self.stops):
+            return None
+        text = tail if start == 0 else self.tokenizer.decode(tokens, skip_special_tokens=True)
+        cut = min((text.find(s) for s in self.stops if s in text), default=-1)
+        return text[:cut] if cut >= 0 else None
+
+
 def advance(
     active: Sequence[int], nxt: torch.Tensor, new: list[list[int]], texts: list[str | None], reasons: list[str],
-    eos_ids: frozenset[int], tokenizer: Any, stops: Sequence[str],
+    eos_ids: frozenset[int], tokenizer: Any, stops: Sequence[str] | StopScanner,
 ) -> list[int]:
     """Appends each active row's next token; marks rows that hit EOS or a stop string; returns the rows still going.
 
-    A stop string cuts the row's text (stored in ``texts[b]``) just before the string.
+    ``nxt[b]`` is row ``b``'s token. A stop string cuts the row's text (stored in ``texts[b]``) just before the
+    string (found incrementally by :class:`StopScanner`; pass one to reuse it across steps).
     """
+    scanner = stops if isinstance(stops, StopScanner) else StopScanner(tokenizer, stops)
+    tokens = nxt.tolist()
     still = []
     for b in active:
-        token = int(nxt[b])
+        token = int(tokens[b])
         new[b].append(token)
         if token in eos_ids:
             reasons[b] = "stop"
             continue
-        if stops:
-            text = tokenizer.decode(new[b], skip_special_tokens=True)
-            cut = min((text.find(s) for s in stops if s in text), default=-1)
-            if cut >= 0:
-                texts[b], reasons[b] = text[:cut], "stop"
-                continue
+        cut = scanner.find(new[b])
+        if cut is not None:
+            texts[b], reasons[b] = cut, "stop"
+            continue
         still.append(b)
     return still
+
+
+class _View:
+    """``view[j]`` reads and writes ``base[index[j]]``: lets :func:`advance` address the live rows of a batch."""
+
+    def __init__(self, base: list[Any], index: list[int]) -> None:
+        self.base, self.index = base, index
+
+    def __getitem__(self, j: int) -> Any:
+        return self.base[self.index[j]]
+
+    def __setitem__(self, j: int, value: Any) -> None:
+        self.base[self.index[j]] = value
+
+
+def target_logprobs(logits: torch.Tensor, targets: Sequence[int]) -> np.ndarray:
+    """``log softmax(logits_j)[targets_j]`` for each row ``j`` of ``logits`` ``(n, vocab)``, float64 ``(n,)``.
+
+    Computed as ``logits_j[t_j] - logsumexp(logits_j)`` in float32: no ``(n, vocab)`` log-softmax is kept.
+    """
+    target = torch.tensor(list(targets), dtype=torch.long, device=logits.device)
+    x = logits.float()
+    picked = x.gather(-1, target[:, None])[:, 0] - torch.logsumexp(x, dim=-1)
+    return picked.double().cpu().numpy()
+
+
+def auto_batch_size(model: Any, cpu_default: int = 16) -> int:
+    """Rows per batch for ``batch_size="auto"``: on CUDA, :func:`kv_batch_size` of the free memory over
+    :func:`row_bytes` at the model's full context; elsewhere ``cpu_default``."""
+    param = next(model.parameters())
+    if param.device.type != "cuda":
+        return cpu_default
+    free, _ = torch.cuda.mem_get_info(param.device)
+    text = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    positions = getattr(text, "max_position_embeddings", None) or getattr(text, "n_positions", None) or 2048
+    return kv_batch_size(free, row_bytes(model.config, min(positions, 4096), param.dtype))
 
 
 class HFModel:
@@ -96,12 +317,18 @@ class HFModel:
         model: a causal LM (``AutoModelForCausalLM``); put in eval mode.
         tokenizer: its tokenizer.
         name: the name reported in results.
-        batch_size: prompts per forward pass.
+        batch_size: prompts per forward pass, or ``"auto"``: on a GPU as many rows as fit in 80% of its free
+            memory (:func:`kv_batch_size` over :func:`row_bytes` at the full context, at most 256), else 16.
+        pack: pre-pack the CPU linear weights (:class:`PackedLinears`): ``None`` (default) for bfloat16 models,
+            ``True`` also for float32 (faster, but not bit-identical to ``F.linear``), ``False`` never.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, *, name: str, batch_size: int = 8) -> None:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise LMError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    def __init__(self, model: Any, tokenizer: Any, *, name: str, batch_size: int | str = 8,
+                 pack: bool | None = None) -> None:
+        if batch_size == "auto":
+            batch_size = auto_batch_size(model)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise LMError(f"batch_size must be an int >= 1 or 'auto', got {batch_size!r}")
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
@@ -127,6 +354,33 @@ class HFModel:
         self.max_positions: int | None = getattr(text_config, "n_positions", None) or getattr(
             text_config, "max_position_embeddings", None
         )
+        self.dtype = next(model.parameters()).dtype
+        dtypes = {None: (torch.bfloat16,), True: (torch.bfloat16, torch.float32), False: ()}[pack]
+        self.packed = (PackedLinears(model, dtypes) if self.device.type == "cpu" and self.dtype in dtypes
+                       and PackedLinears.available() else None)
+        self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+    @contextmanager
+    def fast(self) -> Iterator[None]:
+        """The inference context every pass of this class runs in: ``torch.inference_mode`` and, on the CPU,
+        the pre-packed linear weights (:class:`PackedLinears`). Other code that calls ``self.model`` directly
+        (e.g. :mod:`llm.methods.linear_alignment`) can use it too."""
+        with torch.inference_mode():
+            if self.packed is None:
+                yield
+            else:
+                with self.packed.active():
+                    yield
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, past: Any = None,
+                keep: int = 1, use_cache: bool = True) -> tuple[torch.Tensor, Any]:
+        """One pass: logits of the last ``keep`` positions ``(b, keep, vocab)`` and the KV cache (or ``None``)."""
+        extra = {self._cache_kw: past} if use_cache else {}
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=use_cache,
+                         logits_to_keep=keep, **extra)
+        if not use_cache:
+            return out.logits, None
+        return out.logits, getattr(out, "cache", None) if self._cache_kw == "cache" else out.past_key_values
 
     @classmethod
     def from_pretrained(
@@ -135,17 +389,20 @@ class HFModel:
         *,
         device: str | None = None,
         dtype: str | torch.dtype | None = None,
-        batch_size: int = 8,
+        batch_size: int | str = 8,
         trust_remote_code: bool = False,
         name: str | None = None,
+        pack: bool | None = None,
     ) -> HFModel:
         """Loads a hub id or local folder with ``AutoModelForCausalLM`` / ``AutoTokenizer``.
 
         Args:
             path_or_id: local folder or hub id.
             device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``; default :func:`auto_device`.
-            dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` or a ``torch.dtype``; default :func:`auto_dtype`.
-            batch_size: prompts per forward pass.
+            dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` or a ``torch.dtype``; default (``None`` or
+                ``"auto"``) :func:`auto_dtype`: bfloat16 on GPUs that support it and on CPUs with native bfloat16.
+            batch_size: prompts per forward pass, or ``"auto"`` (see the class).
+            pack: see the class.
             trust_remote_code: run code shipped with the model (off unless you trust it).
             name: reported name (default ``path_or_id``).
 
@@ -155,11 +412,7 @@ class HFModel:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         device = device or auto_device()
-        if isinstance(dtype, str):
-            if not isinstance(getattr(torch, dtype, None), torch.dtype):
-                raise LMError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
-            dtype = getattr(torch, dtype)
-        dtype = dtype or auto_dtype(device)
+        dtype = parse_dtype(dtype, device)
         try:
             tokenizer = AutoTokenizer.from_pretrained(path_or_id, trust_remote_code=trust_remote_code)
             model = AutoModelForCausalLM.from_pretrained(
@@ -167,7 +420,7 @@ class HFModel:
             ).to(device)
         except Exception as exc:  # OSError, ValueError, HTTP errors...: all mean "cannot load"
             raise LMError(f"cannot load model {path_or_id!r}: {_first_line(exc)}") from None
-        return cls(model, tokenizer, name=name or path_or_id, batch_size=batch_size)
+        return cls(model, tokenizer, name=name or path_or_id, batch_size=batch_size, pack=pack)
 
     # ---- prompts -> token ids -------------------------------------------------------------------------------
 
@@ -235,12 +488,15 @@ class HFModel:
                 out[i] = g
         return [g for g in out if g is not None]
 
-    @torch.inference_mode()
     def _generate_batch(
         self, rows: list[list[int]], max_new_tokens: int, temperature: float, seeds: list[int],
         stops: tuple[str, ...],
     ) -> list[Generation]:
-        """Decodes one left-padded batch token by token with the KV cache; ``rows`` are token ids ``(b, t_b)``."""
+        """Decodes one left-padded batch token by token with the KV cache; ``rows`` are token ids ``(b, t_b)``.
+
+        A row that finishes leaves the batch: its KV-cache rows, mask and positions are dropped
+        (``batch_select_indices``), so later steps compute only the rows still going.
+        """
         n = len(rows)
         ids, mask, positions = self._left_pad(rows)
         generators = None
@@ -249,28 +505,30 @@ class HFModel:
         new: list[list[int]] = [[] for _ in range(n)]
         texts: list[str | None] = [None] * n
         reasons = ["length"] * n
-        active = list(range(n))
+        live = list(range(n))  # the original row of each batch row
+        scanner = StopScanner(self.tokenizer, stops)
         past = None
-        for _ in range(max_new_tokens):
-            out = self.model(
-                input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=past, use_cache=True,
-                logits_to_keep=1,
-            )
-            past = out.past_key_values
-            logits = out.logits[:, -1, :].float()  # (b, vocab)
-            if generators is None:
-                nxt = logits.argmax(-1)
-            else:
-                probs = torch.softmax(logits / temperature, dim=-1)
-                nxt = logits.argmax(-1)
-                for b in active:
-                    nxt[b] = torch.multinomial(probs[b], 1, generator=generators[b])[0]
-            active = advance(active, nxt, new, texts, reasons, self.eos_ids, self.tokenizer, stops)
-            if not active:
-                break
-            ids = nxt[:, None]
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-            positions = positions[:, -1:] + 1
+        with self.fast():
+            for _ in range(max_new_tokens):
+                logits, past = self.forward(ids, mask, positions, past)
+                logits = logits[:, -1, :]  # (live, vocab)
+                nxt = logits.argmax(-1)  # exact in any dtype: bfloat16 -> float32 is lossless
+                if generators is not None:
+                    probs = torch.softmax(logits.float() / temperature, dim=-1)
+                    for j, b in enumerate(live):
+                        nxt[j] = torch.multinomial(probs[j], 1, generator=generators[b])[0]
+                going = advance(range(len(live)), nxt, [new[b] for b in live], _View(texts, live),
+                                _View(reasons, live), self.eos_ids, self.tokenizer, scanner)
+                if not going:
+                    break
+                if len(going) < len(live) and hasattr(past, "batch_select_indices"):
+                    keep = torch.tensor(going, device=self.device)
+                    past.batch_select_indices(keep)
+                    live = [live[j] for j in going]
+                    mask, positions, nxt = mask[keep], positions[keep], nxt[keep]
+                ids = nxt[:, None]
+                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+                positions = positions[:, -1:] + 1
         result = []
         for b in range(n):
             body = [t for t in new[b] if t not in self.eos_ids]
@@ -315,22 +573,18 @@ class HFModel:
             result[idx] = self._score_batch([rows[i] for i in idx])
         return result
 
-    @torch.inference_mode()
     def _score_batch(self, rows: list[tuple[list[int], int]]) -> np.ndarray:
         ids, mask, positions = self._left_pad([full for full, _ in rows])
         tails = [len(full) - k for full, k in rows]  # continuation tokens per row
         keep = max(tails) + 1
-        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False,
-                            logits_to_keep=keep).logits  # (b, keep, vocab): positions t-keep .. t-1
-        sums = np.zeros(len(rows), dtype=np.float64)
-        for b, ((full, k), n) in enumerate(zip(rows, tails)):
-            # logits at padded position t-1-n-1+j predict target full[k + j], j = 0..n-1
-            pred = logits[b, keep - 1 - n: keep - 1].float().log_softmax(-1)  # (n, vocab)
-            target = torch.tensor(full[k:], dtype=torch.long, device=pred.device)
-            sums[b] = pred.gather(-1, target[:, None]).double().sum().item()
+        with self.fast():
+            logits, _ = self.forward(ids, mask, positions, keep=keep, use_cache=False)  # (b, keep, vocab): positions t-keep..t-1
+            sums = np.zeros(len(rows), dtype=np.float64)
+            for b, ((full, k), n) in enumerate(zip(rows, tails)):
+                # logits at padded position t-1-n-1+j predict target full[k + j], j = 0..n-1
+                sums[b] = float(target_logprobs(logits[b, keep - 1 - n: keep - 1], full[k:]).sum())
         return sums
 
-    @torch.inference_mode()
     def token_logprobs(self, text: str) -> tuple[list[str], list[int], list[float | None]]:
         """Per-token scores of ``text`` (tokenized with special tokens), as an echo endpoint reports them.
 
@@ -350,7 +604,8 @@ class HFModel:
         logprobs: list[float | None] = [None] * len(ids)
         if len(ids) > 1:
             x = torch.tensor([ids], dtype=torch.long, device=self.device)
-            logits = self.model(input_ids=x, use_cache=False).logits[0, :-1].float().log_softmax(-1)
-            picked = logits.gather(-1, x[0, 1:, None])[:, 0].double().tolist()
-            logprobs[1:] = picked
+            with self.fast():
+                logits, _ = self.forward(x, torch.ones_like(x), torch.arange(len(ids), device=self.device)[None],
+                                         keep=len(ids), use_cache=False)
+                logprobs[1:] = target_logprobs(logits[0, :-1], ids[1:]).tolist()
         return tokens, offsets, logprobs
