@@ -8,6 +8,7 @@ from persuasion.online.envs import Env, Outcome, draw, make_env, outcome, profil
 from persuasion.online.exp3 import Exp3State, exp3, exp3_bound
 from persuasion.online.explore_then_commit import ETCState, etc_bound, explore_then_commit
 from persuasion.online.games import prosecutor_game, random_game, random_typed_game, typed_prosecutor_game
+from persuasion.online.mirror_descent import MirrorDescentState, mirror_descent_learner
 from persuasion.online.plugin import plugin_learner
 from persuasion.online.robust_learner import robust_learner
 from persuasion.online.schemes import (
@@ -28,6 +29,7 @@ __all__ = [
     "Exp3State",
     "ExponentFit",
     "Feedback",
+    "MirrorDescentState",
     "Outcome",
     "PublicLP",
     "SchemeState",
@@ -45,6 +47,7 @@ __all__ = [
     "full_disclosure_baseline",
     "loglog_slope",
     "make_env",
+    "mirror_descent_learner",
     "no_disclosure",
     "no_disclosure_baseline",
     "optimal_scheme",

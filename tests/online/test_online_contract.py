@@ -12,6 +12,7 @@ from persuasion.online import (
     explore_then_commit,
     fixed_scheme,
     full_disclosure_baseline,
+    mirror_descent_learner,
     no_disclosure_baseline,
     oracle,
     plugin_learner,
@@ -40,6 +41,10 @@ def _etc():
     return g, explore_then_commit(scheme_family(g), horizon=1000)
 
 
+def _utilities(g):
+    return g.sender_utility, g.receiver_utility
+
+
 BUILDERS = {
     "robust": _robust,
     "plugin": _plugin,
@@ -50,6 +55,7 @@ BUILDERS = {
     "oracle_typed": lambda: (two_judges(), oracle(two_judges())),
     "exp3": _exp3,
     "etc": _etc,
+    "mirror_descent": lambda: (prosecutor(), mirror_descent_learner(*_utilities(prosecutor()))),
 }
 
 
