@@ -88,19 +88,30 @@ def test_checkpoint_save_on_a_full_disk_is_one_line(tiny_dir: Path, tmp_path: Pa
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from llm.train import TrainConfig, train_sft
 
+    import torch
+
     pairs = [("Q: 1+1?", " 2"), ("Q: 2+2?", " 4")]
     cfg = TrainConfig(learning_rate=1e-3, epochs=1, batch_size=1, seed=0, save_every=1)
-    real = Path.write_bytes
+    real_write, real_save = Path.write_bytes, torch.save
     calls = {"n": 0}
 
-    def full_on_second_checkpoint(self: Path, data) -> int:  # type: ignore[no-untyped-def]
-        if self.name == "trainer_state.pt":
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise OSError(errno.ENOSPC, "No space left on device")
-        return real(self, data)
+    def disk_full() -> bool:  # the trainer state of the second checkpoint meets a full disk
+        calls["n"] += 1
+        return calls["n"] == 2
 
-    monkeypatch.setattr(Path, "write_bytes", full_on_second_checkpoint)
+    def write_bytes(self: Path, data) -> int:  # type: ignore[no-untyped-def]
+        if self.name == "trainer_state.pt" and disk_full():
+            raise OSError(errno.ENOSPC, "No space left on device")  # what Python's write raises
+        return real_write(self, data)
+
+    def save(obj, f, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if isinstance(f, (str, Path)) and Path(f).name == "trainer_state.pt" and disk_full():
+            # what torch.save to a full disk raises (measured writing to /dev/full)
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    monkeypatch.setattr(torch, "save", save)
     out = tmp_path / "run"
     with pytest.raises(NoSpaceError) as info:
         train_sft(tiny_dir, pairs, out, cfg)
