@@ -29,7 +29,7 @@ import numpy as np
 
 from persuasion.errors import GameError
 from persuasion.game import Game
-from persuasion.reference import TIE_TOL, best_responses
+from persuasion.responses import TIE_TOL, best_responses
 
 #: Hull vertices whose cross product is within this (times the utility scale) of 0 are dropped as collinear.
 COLLINEAR_TOL = 1e-12

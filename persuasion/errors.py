@@ -7,3 +7,11 @@ class GameError(ValueError):
 
 class SolverError(RuntimeError):
     """The LP solver failed on every backend tried (HiGHS, then Clarabel)."""
+
+
+class FitError(GameError):
+    """A regression fit that cannot be made (mismatched shapes, too few or non-positive points).
+
+    Its own type, a ``ValueError``; it derives from :class:`GameError` only so that code written when fits raised
+    ``GameError`` still catches it.
+    """

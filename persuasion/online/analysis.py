@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from persuasion.errors import GameError
+from persuasion.errors import FitError
 from persuasion.online.simulate import Trace
 
 
@@ -43,7 +43,7 @@ def loglog_slope(t: np.ndarray, y: np.ndarray, t_min: float = 1e3, t_max: float 
     t = np.asarray(t, dtype=float)
     y = np.asarray(y, dtype=float)
     if t.shape != y.shape:
-        raise GameError(f"t and y must have the same shape, got {t.shape} and {y.shape}")
+        raise FitError(f"t and y must have the same shape, got {t.shape} and {y.shape}")
     sel = (t >= t_min) & (t <= t_max)
     if sel.sum() < 2 or np.any(y[sel] <= 0):
         return math.nan
@@ -70,11 +70,11 @@ def fit_exponents(m: np.ndarray, t: np.ndarray, regret: np.ndarray) -> ExponentF
     """
     m, t, regret = (np.asarray(a, dtype=float).ravel() for a in (m, t, regret))
     if not (m.shape == t.shape == regret.shape):
-        raise GameError("m, t and regret must have the same number of entries")
+        raise FitError("m, t and regret must have the same number of entries")
     if np.any(regret <= 0) or np.any(m <= 0) or np.any(t <= 0):
-        raise GameError("fit_exponents needs positive m, t and regret")
+        raise FitError("fit_exponents needs positive m, t and regret")
     if len(np.unique(m)) < 2 or len(np.unique(t)) < 2:
-        raise GameError("fit_exponents needs at least two distinct m and two distinct T")
+        raise FitError("fit_exponents needs at least two distinct m and two distinct T")
     X = np.stack([np.ones_like(m), np.log(m), np.log(t)], axis=1)
     y = np.log(regret)
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)

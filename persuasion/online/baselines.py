@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from persuasion.base import Algorithm
+from persuasion.online.interface import Algorithm
 from persuasion.game import Game
 from persuasion.online.common import act_with_scheme, scheme_state, update_counts
 from persuasion.online.schemes import full_disclosure, no_disclosure, optimal_scheme
-from persuasion.robust import clean_scheme
+from persuasion.responses import clean_scheme
 
 
 def fixed_scheme(scheme: np.ndarray, name: str = "fixed") -> Algorithm:

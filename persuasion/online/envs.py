@@ -26,6 +26,7 @@ import numpy as np
 
 from persuasion.errors import GameError
 from persuasion.game import Game
+from persuasion.responses import all_profiles
 
 #: Ties within ``TIE_TOL * max(1, max |u_R|)`` (joint-probability units) count as best responses (float32 noise).
 TIE_TOL = 1e-6
@@ -44,12 +45,16 @@ class Env(NamedTuple):
     tol: jax.Array  # shape=(), float32: tie tolerance.
 
 
-class Outcome(NamedTuple):
-    """What a committed scheme does against the true environment."""
+class SchemeOutcome(NamedTuple):
+    """What a committed scheme does against the true environment (not :class:`llm.empirical.Outcome`)."""
 
     response: jax.Array  # shape=(K, S), int32: action of type k after signal sigma.
     value: jax.Array  # shape=(), float32: expected sender utility E_{s, k, sigma}[u_S(s, response)].
     obey_prob: jax.Array  # shape=(), float32: probability that the receiver follows the recommendation.
+
+
+#: The former name of :class:`SchemeOutcome`, kept importable.
+Outcome = SchemeOutcome
 
 
 class Draw(NamedTuple):
@@ -60,18 +65,17 @@ class Draw(NamedTuple):
 
 
 def profiles(n: int, K: int) -> np.ndarray:
-    """All recommendation profiles ``sigma = (a_1, ..., a_K)``, shape ``(n^K, K)``; index ``sum_k a_k n^(K-1-k)``.
+    """All recommendation profiles ``sigma = (a_1, ..., a_K)``, shape ``(n^K, K)``, int32, at most 4096 of them.
+
+    :func:`persuasion.responses.all_profiles` in the environments' dtype; index ``sum_k a_k n^(K-1-k)``.
 
     Example:
         >>> profiles(2, 2).tolist()
         [[0, 0], [0, 1], [1, 0], [1, 1]]
     """
-    if n < 1 or K < 1:
-        raise GameError(f"profiles need n >= 1 and K >= 1, got n={n}, K={K}")
-    if n**K > 4096:
+    if n >= 1 and K >= 1 and n**K > 4096:
         raise GameError(f"{n}^{K} = {n**K} recommendation profiles is too many (at most 4096)")
-    grids = np.meshgrid(*([np.arange(n)] * K), indexing="ij")
-    return np.stack([g.ravel() for g in grids], axis=1).astype(np.int32)
+    return all_profiles(n, K).astype(np.int32)
 
 
 def signal_count(game: Game) -> int:
@@ -119,7 +123,7 @@ def draw(env: Env, key: jax.Array) -> Draw:
     return Draw(inverse_cdf(env.prior, u[0]), inverse_cdf(env.type_prior, u[1]))
 
 
-def outcome(env: Env, scheme: jax.Array) -> Outcome:
+def outcome(env: Env, scheme: jax.Array) -> SchemeOutcome:
     """Responses, sender value and obedience probability of ``scheme`` (m x S) under the true ``mu0`` and ``lam``.
 
     .. math::
@@ -137,7 +141,7 @@ def outcome(env: Env, scheme: jax.Array) -> Outcome:
     got = jnp.take_along_axis(jnp.broadcast_to(es[None], eu.shape), response[..., None], axis=-1)[..., 0]
     value = env.type_prior @ got.sum(axis=-1)
     obey = env.type_prior @ (follows * joint.sum(axis=0)[None]).sum(axis=-1)
-    return Outcome(response, value, obey)
+    return SchemeOutcome(response, value, obey)
 
 
 def respond(env: Env, scheme: jax.Array, signal: jax.Array, receiver_type: jax.Array) -> jax.Array:

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from persuasion.base import Algorithm, Decision, Feedback
+from persuasion.online.interface import Algorithm, Decision, Feedback
 from persuasion.errors import GameError
 from persuasion.online.envs import inverse_cdf
 

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from persuasion.base import Algorithm, Decision, Feedback
+from persuasion.online.interface import Algorithm, Decision, Feedback
 from persuasion.errors import GameError
 from persuasion.online.envs import sample_index
 from persuasion.online.exp3 import _check_family

@@ -7,40 +7,27 @@ with ``v ~ U[0,1]^n``: the sender wants some actions whatever the state, so pers
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from persuasion.errors import GameError
+from persuasion.examples import example
 from persuasion.game import Game
-
-
-def _inline_prosecutor() -> Game:
-    return Game(
-        [0.7, 0.3],
-        [[0.0, 1.0], [0.0, 1.0]],
-        [[1.0, 0.0], [0.0, 1.0]],
-        state_names=("innocent", "guilty"),
-        action_names=("acquit", "convict"),
-        name="prosecutor",
-    )
+from persuasion.online.schemes import optimal_scheme
+from persuasion.responses import full_disclosure_scheme, induced_value, no_disclosure_scheme
 
 
 def prosecutor_game() -> Game:
     """Kamenica & Gentzkow's prosecutor: prior guilty 0.3, sender gets 1 for convict, judge 1 for a correct verdict.
 
-    Uses ``persuasion.examples.example("prosecutor")`` when that module exists, else builds it here.
+    The game of ``persuasion.examples.example("prosecutor")``.
 
     Example:
         >>> g = prosecutor_game(); (g.m, g.n, g.K)
         (2, 2, 1)
     """
-    try:
-        from persuasion.examples import example  # another module of the package, optional here
-    except ImportError:
-        return _inline_prosecutor()
-    game = example("prosecutor")
-    if isinstance(game, Game) and (game.m, game.n, game.K) == (2, 2, 1):
-        return game
-    return _inline_prosecutor()
+    return example("prosecutor")
 
 
 def typed_prosecutor_game(
@@ -72,24 +59,12 @@ def typed_prosecutor_game(
 
 
 def persuasion_gap(game: Game) -> float:
-    """``OPT - max(V(full disclosure), V(no disclosure))``: what signalling adds over the two trivial schemes."""
-    from persuasion.online.schemes import full_disclosure, no_disclosure, optimal_scheme
+    """``OPT - max(V(full disclosure), V(no disclosure))``: what signalling adds over the two trivial schemes.
 
-    u_s = game.sender_utility
-    lam = game.typed_type_prior()
-    u_r = game.typed_receiver_utility()
-
-    def value(scheme: np.ndarray) -> float:
-        joint = game.prior[:, None] * scheme
-        total = 0.0
-        for k in range(game.K):
-            eu = joint.T @ u_r[k]  # (S, n)
-            es = joint.T @ u_s
-            near = eu >= eu.max(axis=1, keepdims=True) - 1e-9
-            total += lam[k] * np.where(near, es, -np.inf).max(axis=1).sum()
-        return float(total)
-
-    return value(optimal_scheme(game)) - max(value(full_disclosure(game)), value(no_disclosure(game)))
+    Each value is :func:`persuasion.responses.induced_value` (every type best-responds to each signal).
+    """
+    value = functools.partial(induced_value, game)
+    return value(optimal_scheme(game)) - max(value(full_disclosure_scheme(game)), value(no_disclosure_scheme(game)))
 
 
 def random_game(seed: int, m: int, n: int = 3, min_gap: float = 0.05) -> Game:

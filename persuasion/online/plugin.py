@@ -11,16 +11,13 @@ regret can be linear. It is the ablation that motivates the robust LP (Zu et al.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 
-from persuasion.base import Algorithm
 from persuasion.game import Game
-from persuasion.online.common import SchemeState, act_with_scheme, estimates, scheme_state, update_counts
-from persuasion.online.robust_learner import _knowledge
-from persuasion.online.schemes import full_disclosure
-from persuasion.robust import clean_scheme
-from persuasion.solve import ReusableSolver
+from persuasion.lp.single import ReusableSolver
+from persuasion.online.common import EpochPlanner, SchemeState, act_with_scheme, known_game, scheme_state, update_counts
+from persuasion.online.interface import Algorithm
+from persuasion.responses import clean_scheme, full_disclosure_scheme
 
 PluginState = SchemeState
 
@@ -34,21 +31,17 @@ def plugin_learner(sender_utility: np.ndarray, receiver_utility: np.ndarray) -> 
         >>> alg.name, alg.init(jax.random.key(0)).epoch.tolist()
         ('plugin', 0)
     """
-    known = _knowledge(sender_utility, receiver_utility)
-    start = full_disclosure(known)
+    known = known_game(sender_utility, receiver_utility)
+    start = scheme_state(full_disclosure_scheme(known))
     solver = ReusableSolver(known.m, known.n, receiver_utility=known.receiver_utility)  # u_R fixed: a smaller LP
 
     def init(key):
         del key
-        return scheme_state(start)
+        return start
 
-    def plan(states: PluginState, t: int) -> PluginState:
-        del t
-        mu_hat, _ = estimates(states)
-        schemes = np.empty(np.shape(states.scheme))
-        for i in np.ndindex(*mu_hat.shape[:-1]):
-            game = Game(mu_hat[i], known.sender_utility, known.receiver_utility, normalize=True)
-            schemes[i] = clean_scheme(solver.solve(game).scheme)
-        return states._replace(scheme=jnp.asarray(schemes, jnp.float32), epoch=states.epoch + 1)
+    def scheme_for(mu_hat: np.ndarray, t: float, epoch: int) -> np.ndarray:
+        del t, epoch
+        game = Game(mu_hat, known.sender_utility, known.receiver_utility, normalize=True)
+        return clean_scheme(solver.solve(game).scheme)
 
-    return Algorithm(init, act_with_scheme, update_counts, plan, "plugin")
+    return Algorithm(init, act_with_scheme, update_counts, EpochPlanner(scheme_for, solver), "plugin")

@@ -26,26 +26,24 @@ References:
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import jax
 import numpy as np
 
-from persuasion.base import Algorithm
 from persuasion.errors import GameError
 from persuasion.game import Game
-from persuasion.online.common import SchemeState, act_with_scheme, estimates, scheme_state, update_counts
-from persuasion.online.schemes import full_disclosure
-from persuasion.robust import RobustSolver, confidence_radius, epoch_delta
+from persuasion.lp.robust import RobustSolver, confidence_radius, epoch_delta
+from persuasion.lp.single import evaluate, solve
+from persuasion.online.common import EpochPlanner, SchemeState, act_with_scheme, known_game, scheme_state, update_counts
+from persuasion.online.interface import Algorithm
+from persuasion.online.simulate import simulate
+from persuasion.responses import full_disclosure_scheme
+from persuasion.results import ResultMixin
 
 RobustLearnerState = SchemeState
-
-
-def _knowledge(sender_utility: np.ndarray, receiver_utility: np.ndarray) -> Game:
-    """A game over the known utilities with a placeholder uniform prior (never used as the truth)."""
-    u_r = np.asarray(receiver_utility, dtype=float)
-    if u_r.ndim != 2:
-        raise GameError(f"the prior learners need one receiver type: receiver_utility has shape {u_r.shape}")
-    u_s = np.asarray(sender_utility, dtype=float)
-    return Game(np.full(u_s.shape[0], 1.0 / max(u_s.shape[0], 1)), u_s, u_r)
 
 
 def robust_learner(
@@ -64,7 +62,8 @@ def robust_learner(
         radius_scale: ``c`` above; 1 is the radius the guarantee needs, smaller trades safety for regret.
 
     Returns:
-        An :class:`~persuasion.base.Algorithm` whose ``plan`` re-solves the robust LP for each seed.
+        An :class:`~persuasion.online.interface.Algorithm` whose ``plan`` (an :class:`EpochPlanner`) re-solves the
+        robust LP for each seed; ``plan.solver`` is the :class:`RobustSolver` (``plan.solver.calls`` counts solves).
 
     Example:
         >>> import jax
@@ -76,43 +75,75 @@ def robust_learner(
         raise GameError(f"delta must be in (0, 1), got {delta}")
     if not radius_scale >= 0:
         raise GameError(f"radius_scale must be >= 0, got {radius_scale}")
-    known = _knowledge(sender_utility, receiver_utility)
-    start = full_disclosure(known)
+    known = known_game(sender_utility, receiver_utility)
+    start = scheme_state(full_disclosure_scheme(known))
     solver = RobustSolver(known.sender_utility, known.receiver_utility)
 
     def init(key):
         del key
-        return scheme_state(start)
+        return start
 
-    def plan(states: RobustLearnerState, t: int) -> RobustLearnerState:
-        del t
-        mu_hat, counts = estimates(states)
-        epochs = np.asarray(states.epoch)
-        schemes = np.empty(np.shape(states.scheme))
-        for i in np.ndindex(*mu_hat.shape[:-1]):
-            r = radius_scale * confidence_radius(counts[i], known.m, epoch_delta(delta, int(epochs[i])))
-            schemes[i] = solver.solve(mu_hat[i], r).scheme
-        return states._replace(scheme=jnp.asarray(schemes, jnp.float32), epoch=states.epoch + 1)
+    def scheme_for(mu_hat: np.ndarray, t: float, epoch: int) -> np.ndarray:
+        r = radius_scale * confidence_radius(t, known.m, epoch_delta(delta, epoch))
+        return solver.solve(mu_hat, r).scheme
 
-    plan.solver = solver  # type: ignore[attr-defined]  # exposes the LP-call counter (solver.calls)
-    return Algorithm(init, act_with_scheme, update_counts, plan, "robust")
+    return Algorithm(init, act_with_scheme, update_counts, EpochPlanner(scheme_for, solver), "robust")
 
 
-def learn_scheme(game: Game, *, seed: int = 0, horizon: int = 20_000, seeds: int = 8, delta: float = 0.05) -> dict:
-    """Runs the robust learner against ``game`` as the (hidden) truth and reports its final scheme.
+@dataclass(frozen=True, eq=False)
+class LearnedScheme(ResultMixin):
+    """The robust learner's final scheme against a game taken as the hidden truth (``kind = "learned"``).
+
+    Attributes:
+        scheme: seed 0's final scheme, shape ``(m, n)``.
+        value: its sender value at the true prior.
+        value_mean: the final schemes' value, mean over seeds.
+        lp_value: the LP optimum at the true prior.
+        final_regret: mean cumulative regret at ``horizon``.
+        unpersuasive_rate: fraction of rounds whose committed scheme was not persuasive at the truth.
+        disobeyed_rate: fraction of rounds in which the receiver did not follow.
+        horizon: rounds.
+        seeds: independent runs.
+        lp_solves: robust LP solves in all.
+        solve_time: seconds.
+    """
+
+    scheme: np.ndarray
+    value: float
+    value_mean: float
+    lp_value: float
+    final_regret: float
+    unpersuasive_rate: float
+    disobeyed_rate: float
+    horizon: int
+    seeds: int
+    lp_solves: int
+    solve_time: float = 0.0
+    status: str = "learned"
+    solver: str = "robust_learner"
+    kind: ClassVar[str] = "learned"
+
+    def _details(self, game: Game | None) -> dict[str, Any]:
+        del game
+        return {
+            "value_mean": self.value_mean,
+            "lp_value": self.lp_value,
+            "final_regret": self.final_regret,
+            "unpersuasive_rate": self.unpersuasive_rate,
+            "disobeyed_rate": self.disobeyed_rate,
+            "horizon": self.horizon,
+            "seeds": self.seeds,
+            "lp_solves": self.lp_solves,
+        }
+
+
+def learn(game: Game, *, seed: int = 0, horizon: int = 20_000, seeds: int = 8, delta: float = 0.05) -> LearnedScheme:
+    """Runs the robust learner against ``game`` as the (hidden) truth; its final scheme as a :class:`LearnedScheme`.
 
     Used by the LLM pipeline to set the online learner's scheme beside the LP optimum on an empirical game.
-
-    Returns:
-        A JSON-ready dict: ``scheme`` (seed 0's final scheme), ``value`` (its sender value at the true prior, mean
-        over seeds in ``value_mean``), ``lp_value``, ``final_regret`` (mean cumulative regret at ``horizon``),
-        ``unpersuasive_rate`` and ``disobeyed_rate`` (fractions of rounds), ``horizon``, ``seeds``, ``lp_solves``.
+    ``horizon`` is rounded down to a multiple of 100 rounds (at least 100).
     """
-    import jax
-
-    from persuasion.online.simulate import simulate
-    from persuasion.solve import evaluate, solve
-
+    t0 = time.perf_counter()
     alg = robust_learner(game.sender_utility, game.receiver_utility, delta=delta)
     chunk = 100
     horizon = max(chunk, horizon - horizon % chunk)
@@ -121,15 +152,23 @@ def learn_scheme(game: Game, *, seed: int = 0, horizon: int = 20_000, seeds: int
     schemes = np.clip(schemes, 0.0, None)
     schemes /= schemes.sum(axis=-1, keepdims=True)
     values = [evaluate(game, s).value for s in schemes]
-    return {
-        "scheme": schemes[0].tolist(),
-        "value": float(values[0]),
-        "value_mean": float(np.mean(values)),
-        "lp_value": float(solve(game).value),
-        "final_regret": float(trace.regret[:, -1].mean()),
-        "unpersuasive_rate": float(trace.unpersuasive[:, -1].mean() / horizon),
-        "disobeyed_rate": float(trace.disobeyed[:, -1].mean() / horizon),
-        "horizon": int(horizon),
-        "seeds": int(seeds),
-        "lp_solves": int(trace.plans * seeds),
-    }
+    return LearnedScheme(
+        scheme=schemes[0],
+        value=float(values[0]),
+        value_mean=float(np.mean(values)),
+        lp_value=float(solve(game).value),
+        final_regret=float(trace.regret[:, -1].mean()),
+        unpersuasive_rate=float(trace.unpersuasive[:, -1].mean() / horizon),
+        disobeyed_rate=float(trace.disobeyed[:, -1].mean() / horizon),
+        horizon=int(horizon),
+        seeds=int(seeds),
+        lp_solves=int(trace.plans * seeds),
+        solve_time=time.perf_counter() - t0,
+    )
+
+
+def learn_scheme(game: Game, *, seed: int = 0, horizon: int = 20_000, seeds: int = 8, delta: float = 0.05) -> dict:
+    """:func:`learn` as a JSON-ready dict (``LearnedScheme.to_dict()``: ``scheme``, ``value``, ``value_mean``,
+    ``lp_value``, ``final_regret``, ``unpersuasive_rate``, ``disobeyed_rate``, ``horizon``, ``seeds``, ``lp_solves``,
+    and the common fields of :mod:`persuasion.results`)."""
+    return learn(game, seed=seed, horizon=horizon, seeds=seeds, delta=delta).to_dict()

@@ -24,12 +24,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from persuasion.base import Algorithm, Feedback
+from persuasion.online.interface import Algorithm, Feedback
 from persuasion.errors import GameError
 from persuasion.game import Game
 from persuasion.online.envs import UNPERSUASIVE_TOL, Env, draw, make_env, outcome
 from persuasion.online.schemes import optimal_scheme
-from persuasion.robust import clean_scheme
+from persuasion.responses import clean_scheme
 
 
 class Trace(NamedTuple):
