@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -48,7 +49,7 @@ def _truncate(path: Path, size: int) -> None:
     ids=["empty-config", "torn-config", "no-config", "no-tokenizer", "empty-tokenizer-file", "empty-vocab",
          "no-weights", "empty-weights", "truncated-weights"],
 )
-def test_broken_leftovers_are_refused_in_one_line(copy: Path, damage, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_broken_leftovers_are_refused_in_one_line(copy: Path, damage: Callable[[Path], object], message: str) -> None:
     damage(copy)
     with pytest.raises(BrokenModelError, match=message) as info:
         validate_model_folder(copy)
