@@ -162,7 +162,9 @@ def no_disclosure_scheme(game: Game, *, tol: float = TIE_TOL) -> np.ndarray:
 def induced_value(game: Game, scheme: np.ndarray, *, tol: float = TIE_TOL) -> float:
     """The sender's value of any scheme ``pi`` (m x S, any signals) when every type best-responds to each signal.
 
-    .. math:: V(\\pi) = \\sum_k \\lambda_k \\sum_\\sigma \\sum_s \\mu_0(s) \\pi(\\sigma | s)\\, u_S(s, a^*_k(x_\\sigma)),
+    .. math::
+
+        V(\\pi) = \\sum_k \\lambda_k \\sum_\\sigma \\sum_s \\mu_0(s) \\pi(\\sigma | s)\\, u_S(s, a^*_k(x_\\sigma)),
 
     with ``x_sigma = mu0 * pi[:, sigma]`` and sender-favoured ties. For an obedient scheme it is
     :func:`persuasion.evaluate`'s value; a signal the receiver does not obey is charged at what she does.

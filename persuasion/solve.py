@@ -4,7 +4,7 @@ Its home is :mod:`persuasion.lp.single`; this module keeps the import path ``per
 """
 
 from persuasion.lp.backend import DEFAULT_SOLVERS, IPM_MIN_NNZ
-from persuasion.lp.single import (  # the private names are the row-generation internals tests patch
+from persuasion.lp.single import (  # noqa: F401  (the private names: row-generation internals tests patch)
     FEAS_TOL,
     HIGHS_TOL,
     ReusableSolver,

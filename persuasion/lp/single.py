@@ -44,9 +44,9 @@ import scipy.sparse as sp
 
 from persuasion.errors import GameError, SolverError
 from persuasion.game import Game
-from persuasion.lp.backend import DEFAULT_SOLVERS, IPM_MIN_NNZ, highs_options, new_highs, solve_problem
+from persuasion.lp.backend import DEFAULT_SOLVERS, highs_options, new_highs, solve_problem
 from persuasion.responses import full_disclosure_scheme, scheme_from_joint
-from persuasion.results import ResultMixin, add_names, offdiag_min
+from persuasion.results import ResultMixin, offdiag_min
 
 #: Obedience violations below ``FEAS_TOL`` (in units of ``u_R`` rescaled to ``[-1, 0]``) count as satisfied; strict
 #: dominance must hold by more than ``FEAS_TOL`` times the range of ``u_R``.

@@ -75,7 +75,7 @@ from persuasion.responses import (
     tie_tolerance,
     type_best_responses,
 )
-from persuasion.results import ResultMixin, add_names, frozen, offdiag_min, type_names
+from persuasion.results import ResultMixin, frozen, offdiag_min, type_names
 
 #: Slack (times ``max(1, max |u_R|)``) allowed in the pruning feasibility tests, so pruning only drops profiles
 #: that are infeasible by a clear margin (it is conservative: it never drops a feasible profile).

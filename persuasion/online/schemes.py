@@ -26,7 +26,15 @@ from persuasion.responses import full_disclosure_scheme as full_disclosure
 from persuasion.responses import no_disclosure_scheme as no_disclosure
 from persuasion.simplex import simplex_grid
 
-__all__ = ["PublicLP", "full_disclosure", "no_disclosure", "optimal_scheme", "public_lp", "scheme_family", "simplex_grid"]
+__all__ = [
+    "PublicLP",
+    "full_disclosure",
+    "no_disclosure",
+    "optimal_scheme",
+    "public_lp",
+    "scheme_family",
+    "simplex_grid",
+]
 
 
 def public_lp(game: Game) -> SchemeValue:
