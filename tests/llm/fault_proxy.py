@@ -20,6 +20,7 @@ dropped or refused, so a test that goes wrong ends instead of hanging.
 from __future__ import annotations
 
 import json
+import random
 import socket
 import struct
 import threading
@@ -62,6 +63,21 @@ class Periodic:
             kind = usable[self.turn[scoring] % len(usable)]
             self.turn[scoring] += 1
         return kind
+
+
+class RandomFaults:
+    """Faults each request with probability ``rate`` (a seeded ``random.Random``), of a kind drawn uniformly among
+    those that apply to it."""
+
+    def __init__(self, rate: float, seed: int = 0, kinds: tuple[str, ...] = KINDS) -> None:
+        self.rate, self.kinds = rate, kinds
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+
+    def __call__(self, index: int, path: str, body: dict[str, Any]) -> str | None:
+        usable = [k for k in self.kinds if wants_logprobs(body) or k != "mismatched-logprobs"]
+        with self.lock:
+            return self.rng.choice(usable) if self.rng.random() < self.rate else None
 
 
 def always(kind: str) -> Policy:

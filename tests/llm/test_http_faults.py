@@ -17,7 +17,7 @@ from llm.lm import Generation, LMError, PartialResults, Prompt
 from llm.load import load_model
 from llm.openai_http import OpenAIModel
 from llm.serve import ModelServer, make_server
-from tests.llm.fault_proxy import KINDS, FaultProxy, Periodic, always, fault_proxy, when
+from tests.llm.fault_proxy import KINDS, FaultProxy, Periodic, RandomFaults, always, fault_proxy, when
 
 GEN_PROMPTS = [f"Question {i}: what is {i} plus {i % 7}? Answer:" for i in range(64)]
 PAIRS = [(f"Item {i} costs", f" {i + 3} dollars") for i in range(72)]
@@ -70,6 +70,18 @@ def test_batch_survives_every_kind_of_fault_with_the_same_answers(
     assert kinds == set(KINDS), kinds  # every kind of fault was met, and retried away
     rate = len(proxy.injected) / proxy.requests  # one request in ten; a reply slowed by a busy CPU adds retries
     assert 0.05 <= rate <= 0.11 and proxy.requests >= len(GEN_PROMPTS) + len(PAIRS) + len(proxy.injected)
+
+
+@pytest.mark.parametrize(("rate", "seed"), [(0.02, 1), (0.05, 2)])
+def test_random_faults_at_a_few_percent_change_no_answer(
+        served: str, clean: tuple[list[Generation], np.ndarray], rate: float, seed: int) -> None:
+    gens, scores = clean
+    with fault_proxy(served, RandomFaults(rate, seed), slow_s=TIMEOUT + 0.6, lifetime_s=60) as proxy:
+        with client(proxy.url) as model:
+            assert model.generate(GEN_PROMPTS, 4) == gens
+            np.testing.assert_allclose(model.logprob([p for p, _ in PAIRS], [c for _, c in PAIRS]), scores,
+                                       rtol=0, atol=1e-9)
+    assert proxy.injected  # faults did happen (the seeds are chosen so)
 
 
 @pytest.mark.parametrize(
