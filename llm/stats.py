@@ -275,7 +275,8 @@ class ConditionSummary:
         diff_ci95: Newcombe paired interval of ``diff`` (:func:`paired_diff`).
         wins: problems only this condition solves (``b``); ``losses``: those only the baseline solves (``c``).
         p_mcnemar: exact McNemar p-value (:func:`mcnemar`).
-        p_holm: ``p_mcnemar`` Holm-adjusted across all non-baseline conditions of the summary (:func:`holm`).
+        p_holm: ``p_mcnemar`` Holm-adjusted across the summary's family of conditions (:func:`holm`; by default
+            every condition but the baseline; ``None`` outside the family).
         mde80: :func:`mde_paired` at this ``n`` and the observed discordance rate ``(b + c) / n``, 80% power,
             level 0.05 (``inf``: no effect is detectable with so few discordant pairs).
     """
@@ -304,7 +305,7 @@ class ConditionSummary:
 
 def summarize_conditions(
     outcomes: Mapping[str, Any], baseline: str = "baseline", level: float = 0.95,
-    alpha: float = 0.05, power: float = 0.8,
+    alpha: float = 0.05, power: float = 0.8, family: Sequence[str] | None = None,
 ) -> list[ConditionSummary]:
     """One :class:`ConditionSummary` per condition (in the mapping's order), each compared with ``baseline``.
 
@@ -314,12 +315,20 @@ def summarize_conditions(
         level: confidence level of both intervals.
         alpha: level of the test behind ``mde80`` (the Holm adjustment itself has no level).
         power: power behind ``mde80``.
+        family: the conditions whose McNemar p-values are Holm-adjusted together (default: every condition but
+            the baseline); the others keep ``p_holm = None`` (e.g. an ``oracle`` upper bound that tests nothing).
 
     Raises:
-        ValueError: ``baseline`` missing, vectors of different lengths, empty, or not 0/1.
+        ValueError: ``baseline`` missing, a ``family`` name that is not a compared condition, vectors of
+            different lengths, empty, or not 0/1.
     """
     if baseline not in outcomes:
         raise ValueError(f"baseline condition {baseline!r} is not among {sorted(outcomes)}")
+    compared = [name for name in outcomes if name != baseline]
+    family = compared if family is None else list(family)
+    unknown = sorted(set(family) - set(compared))
+    if unknown:
+        raise ValueError(f"Holm family names {unknown}, which are not compared conditions {compared}")
     base = _binary(baseline, outcomes[baseline])
     rows, pvalues = [], []
     for name, values in outcomes.items():
@@ -333,13 +342,14 @@ def summarize_conditions(
             _, b, c, _ = paired_table(x, base)
             diff = paired_diff(x, base, level)
             p = mcnemar(x, base)
-            pvalues.append(p)
+            if name in family:
+                pvalues.append(p)
             row.update(diff=diff.estimate, diff_ci95=(diff.low, diff.high), wins=b, losses=c, p_mcnemar=p,
                        mde80=mde_paired(x.size, (b + c) / x.size, alpha, power))
         rows.append(row)
     adjusted = iter(holm(pvalues))
     for row in rows:
-        if row["condition"] != baseline:
+        if row["condition"] != baseline and row["condition"] in family:
             row["p_holm"] = next(adjusted)
     return [ConditionSummary(**row) for row in rows]
 

@@ -146,6 +146,8 @@ class Task:
         is without one. A shot with the problem's own id is left out (training problems come from the shot split),
         so a problem is never its own worked example.
         """
+        if hint is not None and not isinstance(hint, str):
+            raise TaskError(f"hint must be a str or None, got {type(hint).__name__}")
         shots = [s for s in shots if s.id != problem.id]
         return self.formatter(problem, shots, chat, hint)
 

@@ -181,6 +181,16 @@ def test_summary_rows_against_hand_values():
     assert isinstance(post, ConditionSummary)
 
 
+def test_holm_family_leaves_analysis_conditions_out():
+    base = np.array([1] * 5 + [0] * 15)
+    better = np.array([1] * 5 + [1] * 8 + [0] * 7)
+    rows = summarize_conditions({"baseline": base, "posterior": better, "oracle": better}, family=["posterior"])
+    assert rows[1].p_holm == pytest.approx(2 / 256) and rows[2].p_holm is None
+    assert rows[2].p_mcnemar == pytest.approx(2 / 256)
+    with pytest.raises(ValueError, match="Holm family"):
+        summarize_conditions({"baseline": base, "posterior": better}, family=["baseline"])
+
+
 def test_summary_rejects_bad_input():
     with pytest.raises(ValueError, match="baseline condition 'baseline'"):
         summarize_conditions({"prior": [1, 0]})

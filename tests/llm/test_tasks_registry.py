@@ -120,6 +120,12 @@ def test_math_hint_is_a_line_before_the_question() -> None:
     assert chat[-1] == {"role": "user", "content": f"Hint: Work out the total first.\n\n{problem.question}"}
 
 
+def test_hint_must_be_text() -> None:
+    task = TASKS["synthetic"]
+    with pytest.raises(TaskError, match="hint must be a str or None, got int"):
+        task.prompt(task.load(limit=1)[0], hint=3)  # type: ignore[arg-type]
+
+
 def test_a_problem_is_never_its_own_shot() -> None:
     task = TASKS["synthetic"]
     train = task.load("train", limit=3)
