@@ -30,6 +30,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 SMOKE = dict(limit=5, train_limit=5, samples=2, signal_candidates=1, max_new_tokens=12, signal_tokens=8,
              chat="no", sft_epochs=1, sft_max_steps=2, sft_lr=1e-3, dpo=True, batch_size=16, chunk=3,
              device="cpu", dtype="float32")
+#: The task a smoke run uses instead of the experiment's (GSM8K -> the embedded synthetic task; code stays MBPP).
+SMOKE_TASK = {"gsm8k": "synthetic"}
 SMOKE_METHODS = dict(aligner_epochs=1, aligner_max_steps=2, aligner_lr=1e-3, aligner_warmup=True)
 _OWN = {"out", "method", "threads", "publish", "smoke"}
 
@@ -104,14 +106,17 @@ def build_parser(prog: str, doc: str, defaults: dict[str, Any]) -> argparse.Argu
     return p
 
 
-def smoke_models(out: Path, kind: str = "math") -> tuple[str, str]:
-    """Tiny random-init GPT-2 Advisor and Receiver with the real GPT-2 tokenizer (built once under ``out``)."""
+def smoke_models(out: Path) -> tuple[str, str]:
+    """Tiny random-init GPT-2 Advisor and Receiver with the real GPT-2 tokenizer (built once under ``out``; a
+    folder a killed run left broken fails validation and is rebuilt). 1024 positions: MBPP prompts fit."""
+    from llm.model_check import is_valid_model_folder
     from llm.models import tiny_gpt2
 
     paths = []
     for name, seed in (("advisor", 1), ("receiver", 2)):
         folder = out / "models" / f"tiny-{name}"
-        tiny_gpt2(folder, seed=seed)  # validated, rebuilt if a killed run left it broken
+        if not is_valid_model_folder(folder):
+            tiny_gpt2(folder, seed=seed, n_positions=1024)
         paths.append(str(folder))
     return paths[0], paths[1]
 
@@ -133,6 +138,8 @@ def config_from_args(args: argparse.Namespace, defaults: dict[str, Any]) -> BPAC
     if "receivers" in typed:
         typed["receivers"] = tuple(typed["receivers"])
     task = typed.get("task", defaults.get("task", BPAConfig.task))
+    if args.smoke and "task" not in typed:  # math smoke runs need no data; code smoke runs grade in the sandbox
+        task = typed["task"] = SMOKE_TASK.get(task, task)
     values: dict[str, Any] = {k: v for k, v in defaults.items() if k != "out"}
     values.update(TASK_DEFAULTS.get(task, {}))
     if args.smoke:

@@ -94,17 +94,16 @@ def evaluate(ctx: Context, problems: Sequence[Any], advisor: Advisor | None, cor
             raise LMError(f"conditions {BELIEF_CONDITIONS} need the Receiver's token log-probabilities; "
                           f"{spec} gives none")
         wrappers = method_wrappers(ctx, receiver, correctors)
-        bar = tqdm(total=len(todo), desc=f"eval {spec}", unit="problem")
-        for chunk in chunks(todo, max(1, cfg.chunk)):
-            rows, base, priors, failure = _bpa_rows(ctx, spec, receiver, chunk, advisor, store.done())
-            for row in rows:
-                store.append(row.to_dict())
-            if failure is not None:
-                raise failure
-            for row in method_rows(ctx, spec, receiver, chunk, base, wrappers, store.done(), priors):
-                store.append(row.to_dict())
-            bar.update(len(chunk))
-        bar.close()
+        with tqdm(total=len(todo), desc=f"eval {spec}", unit="problem") as bar:  # closed before an error
+            for chunk in chunks(todo, max(1, cfg.chunk)):
+                rows, base, priors, failure = _bpa_rows(ctx, spec, receiver, chunk, advisor, store.done())
+                for row in rows:
+                    store.append(row.to_dict())
+                if failure is not None:
+                    raise failure
+                for row in method_rows(ctx, spec, receiver, chunk, base, wrappers, store.done(), priors):
+                    store.append(row.to_dict())
+                bar.update(len(chunk))
         if spec not in (cfg.advisor, getattr(advisor, "writer", None)):
             ctx.drop(spec)
     return store

@@ -51,12 +51,11 @@ def collect_feedback(ctx: Context, problems: Sequence[Any]) -> list[FeedbackRow]
         receiver = ctx.model(spec)
         advisor = ctx.model(cfg.advisor) if any(c[2] != "template" for c in todo) else None
         todo_ids = list(dict.fromkeys(c[0].id for c in todo))
-        bar = tqdm(total=len(todo_ids), desc=f"feedback {spec}", unit="problem")
-        for ids in chunks(todo_ids, max(1, cfg.chunk)):
-            cells = [c for c in todo if c[0].id in set(ids)]
-            _score_cells(ctx, receiver, advisor, cells, store, spec)
-            bar.update(len(ids))
-        bar.close()
+        with tqdm(total=len(todo_ids), desc=f"feedback {spec}", unit="problem") as bar:  # closed before an error
+            for ids in chunks(todo_ids, max(1, cfg.chunk)):
+                cells = [c for c in todo if c[0].id in set(ids)]
+                _score_cells(ctx, receiver, advisor, cells, store, spec)
+                bar.update(len(ids))
     wanted = {feedback_key(spec, p.id, it.id, s) for p, it, s in plan}
     return [FeedbackRow.from_dict(r) for r in store.rows() if r["key"] in wanted]
 

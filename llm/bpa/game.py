@@ -54,8 +54,8 @@ def item_rates(rows: Sequence[FeedbackRow], catalogue: Catalogue) -> ItemRates:
         if r.source == "template":
             cells.setdefault(r.problem_id, {})[r.item] = r
     ids = tuple(pid for pid, c in cells.items() if all(i in c for i in catalogue.ids))
-    rates = np.array([[cells[pid][i].rate for i in catalogue.ids] for pid in ids], dtype=float).reshape(len(ids), -1)
-    samples = np.array([[cells[pid][i].samples for i in catalogue.ids] for pid in ids]).reshape(len(ids), -1)
+    rates = np.array([[cells[pid][i].rate for i in catalogue.ids] for pid in ids], dtype=float).reshape(len(ids), catalogue.m)
+    samples = np.array([[cells[pid][i].samples for i in catalogue.ids] for pid in ids]).reshape(len(ids), catalogue.m)
     return ItemRates(ids, rates, samples)
 
 

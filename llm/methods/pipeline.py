@@ -70,22 +70,21 @@ def collect_answers(ctx: Context, problems: Sequence[Any], spec: str) -> ResultS
     if not todo:
         return store
     receiver = ctx.model(spec)
-    bar = tqdm(total=len(todo), desc="Q-A set", unit="problem")
-    for chunk in chunks(todo, max(1, cfg.chunk)):
-        ans = answer(ctx, receiver, chunk, [None] * len(chunk))
-        for j, p in enumerate(chunk):
-            if not ans.complete(j):
-                continue
-            store.append({
-                "key": f"qa|{p.id}|{spec}", "problem_id": p.id, "receiver": spec,
-                "question": question_text(ans.prompts[j]), "response": ans.responses[j],
-                "correct": bool(ans.correct[j]), "reference": reference_solution(p),
-                "seconds": ans.seconds / len(chunk), "new_tokens": ans.new_tokens[j],
-            })
-        if ans.failure is not None:
-            raise ans.failure
-        bar.update(len(chunk))
-    bar.close()
+    with tqdm(total=len(todo), desc="Q-A set", unit="problem") as bar:  # closed before an error is printed
+        for chunk in chunks(todo, max(1, cfg.chunk)):
+            ans = answer(ctx, receiver, chunk, [None] * len(chunk))
+            for j, p in enumerate(chunk):
+                if not ans.complete(j):
+                    continue
+                store.append({
+                    "key": f"qa|{p.id}|{spec}", "problem_id": p.id, "receiver": spec,
+                    "question": question_text(ans.prompts[j]), "response": ans.responses[j],
+                    "correct": bool(ans.correct[j]), "reference": reference_solution(p),
+                    "seconds": ans.seconds / len(chunk), "new_tokens": ans.new_tokens[j],
+                })
+            if ans.failure is not None:
+                raise ans.failure
+            bar.update(len(chunk))
     return store
 
 

@@ -1,0 +1,132 @@
+"""The whole pipeline against the simulated Receiver (a known optimum), resumes, locks and keys."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llm.bpa.config import BPAConfig
+from llm.bpa.pipeline import run
+from llm.results import LockedError, OutputLock
+from llm.simulated import default_spec
+
+QUIET = dict(log=lambda _: None)
+SIM = BPAConfig(task="synthetic", catalogue="math", advisor="template", receivers=("simulated",), train_limit=40,
+                limit=60, conditions=("baseline", "prior", "posterior", "signal", "random", "oracle"), chunk=20,
+                batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def informed(tmp_path_factory) -> dict:
+    return run(SIM, tmp_path_factory.mktemp("sim") / "run", **QUIET)
+
+
+def test_the_pipeline_recovers_the_known_optimum(informed):
+    s = informed["receivers"]["simulated"]
+    base, oracle = s["baseline"]["accuracy"], s["oracle"]["accuracy"]
+    assert oracle - base > 0.25  # different groups need different items: there is something to learn
+    for cond in ("posterior", "signal"):
+        assert s[cond]["accuracy"] >= oracle - 0.1, cond
+        assert s[cond]["diff_ci95"][0] > 0.1 and s[cond]["p_holm"] < 0.01, cond
+    assert s["signal"]["obedience"] > 0.8  # measured from the Receiver's posterior, not assumed
+    assert s["random"]["accuracy"] < s["signal"]["accuracy"] - 0.15
+    assert informed["training"]["state_counts"]["none"] > 0  # silence is the best signal on some problems
+    assert set(s["prior"]["information"]) <= set(SIM_ITEMS)
+
+
+SIM_ITEMS = default_spec().items
+
+
+def test_a_pipeline_that_ignores_the_problem_cannot(informed, tmp_path):
+    blind = run(replace(SIM, state_features="none", conditions=("baseline", "signal")), tmp_path / "blind", **QUIET)
+    ours = informed["receivers"]["simulated"]["signal"]["accuracy"]
+    b = blind["receivers"]["simulated"]["signal"]
+    assert b["accuracy"] < ours - 0.1
+    assert len(b["information"]) == 1  # one item for every problem
+
+
+def test_summary_shows_which_information_reached_the_receiver(informed):
+    s = informed["receivers"]["simulated"]
+    assert s["baseline"]["information"] == {"none": 60}
+    assert all(k.startswith("advisor:") or k == "none" for k in s["signal"]["information"])
+    assert all(not k.startswith("advisor:") for k in s["posterior"]["information"])
+    for c in ("prior", "posterior", "signal", "random", "oracle"):
+        assert {"diff", "diff_ci95", "p_mcnemar", "p_holm", "mde80", "rel_diff"} <= set(s[c])
+    assert s["oracle"]["cost"]["calls"] == len(SIM_ITEMS)
+
+
+def test_resumed_with_another_training_receiver_retrains_apart(tmp_path):
+    spec = tmp_path / "other.json"
+    default_spec(seed=5, obedience=0.5).to_json(spec)
+    small = replace(SIM, train_limit=6, limit=4, conditions=("baseline", "signal"))
+    run(small, tmp_path / "r", **QUIET)
+    other = f"simulated:{spec}"
+    run(replace(small, receivers=(other, "simulated")), tmp_path / "r", **QUIET)
+    keys = [json.loads(x)["key"] for x in (tmp_path / "r" / "train.jsonl").read_text().splitlines()]
+    assert len(keys) == len(set(keys)) == 2 * 6 * len(SIM_ITEMS)  # each Receiver's own cells, once each
+    assert {k.split("|")[1] for k in keys} == {"simulated", other}
+    folders = sorted(p.name for p in (tmp_path / "r" / "training").iterdir())
+    assert len(folders) == 2 and all((tmp_path / "r" / "training" / f / "game.json").exists() for f in folders)
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert cfg["trained_by"]["advisor_feedback"] == other
+
+
+def test_a_second_writer_is_refused_in_one_line(tmp_path):
+    out = tmp_path / "locked"
+    out.mkdir()
+    with OutputLock(out):
+        with pytest.raises(LockedError) as err:
+            run(replace(SIM, limit=2, conditions=("baseline",)), out, **QUIET)
+    assert len(str(err.value).splitlines()) == 1 and "in use" in str(err.value)
+
+
+def test_overlapping_train_and_test_problems_are_refused(tmp_path, monkeypatch):
+    import llm.bpa.pipeline as pipeline
+    from llm.tasks import get_task
+
+    task = get_task("synthetic")
+    same = replace(task, loader=lambda split, path, limit: task.loader("test", path, limit))
+    monkeypatch.setattr(pipeline, "get_task", lambda name: same)
+    with pytest.raises(ValueError, match="overlap"):
+        run(replace(SIM, limit=3, train_limit=3), tmp_path / "o", **QUIET)
+
+
+def test_training_task_must_match_and_have_a_train_split(tmp_path):
+    def no_models(spec):
+        raise AssertionError(f"no model should load, asked for {spec}")
+
+    for train_task in ("synthetic", "humaneval"):  # a math task for code; a task without a train split
+        cfg = BPAConfig(task="humaneval", train_task=train_task, catalogue="code")
+        with pytest.raises(ValueError, match="cannot train on task"):
+            run(cfg, tmp_path / train_task, loader=no_models, **QUIET)
+
+
+def test_http_and_local_receivers_in_one_run(tmp_path, tiny_dir, tiny_model):
+    """The same tiny model locally and behind ``llm.serve``: the HTTP path gives the local path's greedy answers
+    and beliefs (common random numbers make the prior condition comparable too)."""
+    from llm.serve import serving
+
+    with serving(tiny_model, name="tiny") as url:
+        remote = f"{url}#tiny"
+        cfg = BPAConfig(task="synthetic", catalogue="math", advisor=str(tiny_dir), receivers=(str(tiny_dir), remote),
+                        limit=3, train_limit=1, conditions=("baseline", "prior"), max_new_tokens=6, chat="no",
+                        batch_size=4, chunk=3, device="cpu", dtype="float32")
+        run(cfg, tmp_path / "mix", **QUIET)
+    rows = [json.loads(line) for line in (tmp_path / "mix" / "eval.jsonl").read_text().splitlines()]
+    by = {(r["receiver"], r["condition"], r["problem_id"]): r for r in rows}
+    assert len(rows) == len(by) == 2 * 2 * 3
+    for (spec, cond, pid), row in by.items():
+        if spec != remote:
+            continue
+        local = by[(str(tiny_dir), cond, pid)]
+        assert row["response"] == local["response"] and row["correct"] == local["correct"]
+        assert row["information"] == local["information"]
+        np.testing.assert_allclose(row["prior"] or [0], local["prior"] or [0], rtol=1e-3, atol=1e-6)
+    fewer = replace(cfg, limit=2, receivers=(str(tiny_dir),))
+    result = run(fewer, tmp_path / "mix", loader=lambda spec: pytest.fail(f"loaded {spec}"), **QUIET)
+    assert set(result["receivers"]) == {str(tiny_dir)}
+    assert result["receivers"][str(tiny_dir)]["baseline"]["n"] == 2
