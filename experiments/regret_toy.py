@@ -17,7 +17,9 @@ Writes (atomically; a rerun skips runs whose JSON exists with the same config, s
 * ``DIR/summary.json``: ``{"algorithms": {NAME: {"slope", "violation_rate", "final_regret", ...}}, "games": ...,
   "scaling": ...}`` where ``slope`` is the log-log slope of mean cumulative regret over T in [1e3, 1e5]
   (``[1e3, T]`` when T < 1e5) on the headline game (prosecutor; two-judge prosecutor for the bandit learners);
-* ``DIR/*.png``: regret vs T (log-log, bounds overlaid) and regret vs m.
+* ``DIR/*.png`` (200 dpi) and ``DIR/*.pdf`` (vector): regret vs T (log-log, bounds overlaid) and regret vs m.
+
+``--quick`` draws one random game per m: its regret-vs-m fit is a smoke test, not a result (it says so).
 """
 
 from __future__ import annotations
@@ -244,12 +246,45 @@ def scaling(records: Sequence[dict[str, Any]], cfg: Config) -> dict[str, Any]:
     return out
 
 
+def caveats(cfg: Config) -> list[str]:
+    """What a run with these settings cannot support (printed after the run and stored in ``summary.json``)."""
+    out = []
+    if cfg.ms and cfg.games_per_m < 2:
+        out.append(
+            f"{cfg.games_per_m} random game per m: regret varies more between games than with m, so the regret-vs-m "
+            "fit (alpha) and the per-m rows are a smoke test, not for conclusions; the full run (no --quick) "
+            "averages 3 games per m and 64 seeds"
+        )
+    return out
+
+
+def _games(cfg: Config) -> str:
+    return f"{cfg.games_per_m} game" + ("s" if cfg.games_per_m != 1 else "")
+
+
 def _none(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
 
+#: Raster resolution of the PNG figures (a PDF vector copy is written beside each).
+FIG_DPI = 200
+#: Figure style: sizes in points, legible at a single-column width (figures are 6.4 x 4.4 inches).
+FIG_STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.framealpha": 0.9,
+    "lines.linewidth": 1.8,
+    "savefig.bbox": "tight",
+}
+FIG_SIZE = (6.4, 4.4)
+
+
 def plots(records: Sequence[dict[str, Any]], out: Path, cfg: Config, fits: dict[str, Any]) -> list[str]:
-    """Writes the PNG figures; returns their file names."""
+    """Writes the figures, each as a ``FIG_DPI`` PNG and a vector PDF; returns the PNG file names."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -258,8 +293,18 @@ def plots(records: Sequence[dict[str, Any]], out: Path, cfg: Config, fits: dict[
     names = []
     colors = {"robust": "C0", "plugin": "C3", "full_disclosure": "C2", "no_disclosure": "C7", "exp3": "C4", "etc": "C1"}
 
+    def save(fig: Any, ax: Any, fname: str) -> None:
+        handles, _ = ax.get_legend_handles_labels()
+        if handles:  # outside the axes, so no curve hides behind it
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        ax.grid(True, which="major", alpha=0.3)
+        fig.savefig(out / fname, dpi=FIG_DPI)
+        fig.savefig(out / Path(fname).with_suffix(".pdf"))
+        plt.close(fig)
+        names.append(fname)
+
     def curve_plot(game: str, algs: Sequence[str], fname: str, title: str) -> None:
-        fig, ax = plt.subplots(figsize=(5.2, 3.6))
+        fig, ax = plt.subplots(figsize=FIG_SIZE)
         for rec in records:
             if rec["game"] != game or rec["algorithm"] not in algs:
                 continue
@@ -268,7 +313,7 @@ def plots(records: Sequence[dict[str, Any]], out: Path, cfg: Config, fits: dict[
             if not ok.any():
                 continue
             c = colors.get(rec["algorithm"], "k")
-            ax.plot(t[ok], mean[ok], color=c, label=rec["algorithm"])
+            ax.plot(t[ok], mean[ok], color=c, label=rec["algorithm"].replace("_", " "))
             ax.fill_between(
                 t[ok],
                 np.maximum(np.array(rec["band_low"])[ok], 1e-3),
@@ -278,86 +323,78 @@ def plots(records: Sequence[dict[str, Any]], out: Path, cfg: Config, fits: dict[
                 lw=0,
             )
             if rec["algorithm"] in ("robust", "exp3", "etc"):
-                ax.plot(t, rec["bound"]["values"], color=c, ls="--", lw=1, label=f"bound ({rec['algorithm']})")
+                ax.plot(t, rec["bound"]["values"], color=c, ls="--", lw=1.2, label=f"bound ({rec['algorithm']})")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("rounds T")
         ax.set_ylabel("cumulative regret")
-        ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / fname, dpi=90)
-        plt.close(fig)
-        names.append(fname)
+        ax.set_title(title)
+        save(fig, ax, fname)
 
-    curve_plot(
-        "prosecutor",
-        PRIOR_ALGORITHMS,
-        "regret_vs_T_prosecutor.png",
-        f"prosecutor, unknown prior ({cfg.seeds} seeds; band: 95% of seeds)",
-    )
-    curve_plot(
-        "prosecutor_typed",
-        TYPE_ALGORITHMS,
-        "regret_vs_T_typed.png",
-        f"two-judge prosecutor, unknown type, bandit feedback ({cfg.seeds} seeds)",
-    )
+    with plt.rc_context(FIG_STYLE):
+        curve_plot(
+            "prosecutor",
+            PRIOR_ALGORITHMS,
+            "regret_vs_T_prosecutor.png",
+            f"prosecutor, unknown prior\n({cfg.seeds} seeds; band: 95% of seeds)",
+        )
+        curve_plot(
+            "prosecutor_typed",
+            TYPE_ALGORITHMS,
+            "regret_vs_T_typed.png",
+            f"two-judge prosecutor, unknown type, bandit feedback\n({cfg.seeds} seeds; band: 95% of seeds)",
+        )
 
-    robust = [r for r in records if r["algorithm"] == "robust" and r["game"].startswith("random")]
-    if robust:
-        fig, ax = plt.subplots(figsize=(5.2, 3.6))
-        for i, m in enumerate(sorted({r["m"] for r in robust})):
-            curves = np.array([r["mean"] for r in robust if r["m"] == m])
-            t = np.array(robust[0]["t"])
-            ax.plot(t, curves.mean(axis=0), color=f"C{i}", label=f"robust, m={m}")
-            ax.plot(t, seed_bound(m, t), color=f"C{i}", ls="--", lw=1)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("rounds T")
-        ax.set_ylabel("cumulative regret")
-        ax.set_title("random games: robust learner (dashed: m^1.5 sqrt(T ln T))", fontsize=9)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "regret_vs_T_random.png", dpi=90)
-        plt.close(fig)
-        names.append("regret_vs_T_random.png")
+        robust = [r for r in records if r["algorithm"] == "robust" and r["game"].startswith("random")]
+        if robust:
+            fig, ax = plt.subplots(figsize=FIG_SIZE)
+            for i, m in enumerate(sorted({r["m"] for r in robust})):
+                curves = np.array([r["mean"] for r in robust if r["m"] == m])
+                t = np.array(robust[0]["t"])
+                ax.plot(t, curves.mean(axis=0), color=f"C{i}", label=f"robust, m={m}")
+                ax.plot(t, seed_bound(m, t), color=f"C{i}", ls="--", lw=1.2)
+            ax.plot([], [], color="k", ls="--", lw=1.2, label="m^1.5 sqrt(T ln T)")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("rounds T")
+            ax.set_ylabel("cumulative regret")
+            ax.set_title(f"random games: robust learner\n({_games(cfg)} per m, {cfg.seeds} seeds)")
+            save(fig, ax, "regret_vs_T_random.png")
 
-    if any(a in fits and "by_m" in fits[a] for a in ("robust", "plugin")):
-        fig, ax = plt.subplots(figsize=(5.2, 3.6))
-        T = float(cfg.horizon)
-        for alg in ("robust", "plugin"):
-            if alg not in fits:
-                continue
-            ms = np.array(sorted(int(m) for m in fits[alg]["by_m"]))
-            vals = np.array([fits[alg]["by_m"][str(m)]["final_regret"] for m in ms])
-            ax.plot(ms, vals, "o-", color=colors[alg], label=f"{alg} at T={cfg.horizon:g}")
-            if "alpha" in fits[alg]:
-                f = fits[alg]
-                ax.plot(
-                    ms,
-                    np.exp(f["log_c"]) * ms ** f["alpha"] * T ** f["beta"],
-                    color=colors[alg],
-                    ls=":",
-                    lw=1,
-                    label=f"fit: alpha={f['alpha']:.2f}, beta={f['beta']:.2f}",
-                )
-        ms = np.array(sorted({r["m"] for r in robust})) if robust else np.array([2, 16])
-        ax.plot(ms, seed_bound(ms, T), "k--", lw=1, label="m^1.5 sqrt(T ln T)")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("states m")
-        ax.set_ylabel(f"cumulative regret at T={cfg.horizon:g}")
-        ax.set_title("regret vs m (random games, mean over games and seeds)", fontsize=9)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "regret_vs_m.png", dpi=90)
-        plt.close(fig)
-        names.append("regret_vs_m.png")
+        if any(a in fits and "by_m" in fits[a] for a in ("robust", "plugin")):
+            fig, ax = plt.subplots(figsize=FIG_SIZE)
+            T = float(cfg.horizon)
+            for alg in ("robust", "plugin"):
+                if alg not in fits:
+                    continue
+                ms = np.array(sorted(int(m) for m in fits[alg]["by_m"]))
+                vals = np.array([fits[alg]["by_m"][str(m)]["final_regret"] for m in ms])
+                ax.plot(ms, vals, "o-", color=colors[alg], label=f"{alg} at T={cfg.horizon:g}")
+                if "alpha" in fits[alg]:
+                    f = fits[alg]
+                    ax.plot(
+                        ms,
+                        np.exp(f["log_c"]) * ms ** f["alpha"] * T ** f["beta"],
+                        color=colors[alg],
+                        ls=":",
+                        lw=1.5,
+                        label=f"fit: alpha={f['alpha']:.2f}, beta={f['beta']:.2f}",
+                    )
+            ms = np.array(sorted({r["m"] for r in robust})) if robust else np.array([2, 16])
+            ax.plot(ms, seed_bound(ms, T), "k--", lw=1.2, label="m^1.5 sqrt(T ln T)")
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(ms, [str(int(m)) for m in ms])
+            ax.minorticks_off()
+            ax.set_yscale("log")
+            ax.set_xlabel("states m")
+            ax.set_ylabel(f"cumulative regret at T={cfg.horizon:g}")
+            ax.set_title(f"regret vs m: random games, mean over seeds\nand {_games(cfg)} per m")
+            save(fig, ax, "regret_vs_m.png")
     return names
 
 
-def summarise(records: Sequence[dict[str, Any]], cfg: Config, fits: dict[str, Any]) -> dict[str, Any]:
-    """The ``summary.json`` content."""
+def summary_json(records: Sequence[dict[str, Any]], cfg: Config, fits: dict[str, Any]) -> dict[str, Any]:
+    """The ``summary.json`` content (each run's own scalar summary is :func:`persuasion.online.analysis.summarize`)."""
     games: dict[str, dict[str, Any]] = {}
     for r in records:
         games.setdefault(r["game"], {})[r["algorithm"]] = {"setting": r["setting"], "m": r["m"], **r["summary"]}
@@ -397,8 +434,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ms", type=int, nargs="+", help="override the random games' state counts")
     parser.add_argument("--typed-ms", type=int, nargs="*", help="override the random typed games' state counts")
     parser.add_argument("--seed", type=int, help="override the master seed")
+    parser.add_argument("--games-per-m", type=int, help="override the random games per state count")
     parser.add_argument("--n-actions", type=int, help="override the random games' number of actions (3)")
-    parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--no-plots", action="store_true", help="skip the figures")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
 
@@ -407,6 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seeds": args.seeds,
         "horizon": args.horizon,
         "seed": args.seed,
+        "games_per_m": args.games_per_m,
         "n_actions": args.n_actions,
         "ms": tuple(args.ms) if args.ms else None,
         "typed_ms": tuple(args.typed_ms) if args.typed_ms is not None else None,
@@ -441,13 +480,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             reused += 1
         records.append(rec)
     fits = scaling(records, cfg)
-    summary = summarise(records, cfg, fits)
+    summary = summary_json(records, cfg, fits)
+    summary["caveats"] = caveats(cfg)
     summary["figures"] = [] if args.no_plots else plots(records, out, cfg, fits)
     summary["runs"] = len(records)
     summary["reused_runs"] = reused
     summary["runtime_seconds"] = time.perf_counter() - start
     write_json(out / "summary.json", summary)
     print(f"wrote {out / 'summary.json'} ({len(records)} runs, {reused} reused, {summary['runtime_seconds']:.1f} s)")
+    for line in summary["caveats"]:
+        print(f"note: {line}")
     return 0
 
 

@@ -1,5 +1,8 @@
 """Pictures of persuasion games: the concavification (2 states) and the belief simplex (3 states).
 
+Games with receiver types are drawn for 2 states (:func:`plot_typed_concavification`: public signalling is the
+concave closure of the type-averaged value, with the private-signalling value marked for comparison).
+
 Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot state, no display needed).
 Symbols: ``V(mu) = u_S(mu, a*(mu))`` is the sender's indirect value at belief ``mu`` with the receiver's
 sender-preferred best response ``a*(mu)``; with 2 states ``q = P(state 1)``.
@@ -15,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.tri import Triangulation
 
-from persuasion.concavify import concavify, indirect_value
+from persuasion.concavify import COLLINEAR_TOL, breakpoints, concavify, indirect_value, upper_hull
 from persuasion.errors import GameError
 from persuasion.game import Game
 from persuasion.reference import TIE_TOL, best_responses, no_disclosure, tie_tolerance
@@ -120,6 +123,76 @@ def plot_concavification(game: Game, ax: Axes | None = None) -> Axes:
     ax.set_title(_title(game, "concavification"))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8, framealpha=0.9)
+    return ax
+
+
+def plot_typed_concavification(game: Game, ax: Axes | None = None) -> Axes:
+    """Public against private signalling to ``K`` receiver types in a 2-state game.
+
+    With one public signal every type sees the same posterior ``q`` and best-responds to it (ties in the sender's
+    favour), so the sender's value at ``q`` is ``Vbar(q) = sum_k lam[k] V_k(q)`` and the optimal public value is
+    the concave closure ``cav Vbar(q0)``, as for a single receiver. ``Vbar`` is convex between consecutive
+    indifference points of any type and upper semicontinuous, so its closure is the upper hull of its values at
+    the union of every type's breakpoints (exact; the curves are drawn on a grid for display only). The value of
+    private signalling with reported types (:func:`persuasion.solve_private`) is marked at the prior: it is not
+    a split of one posterior, so it may lie above the closure.
+
+    Args:
+        game: a game with 2 states and receiver types.
+        ax: axes to draw on; a new figure is made when omitted.
+
+    Returns:
+        The axes.
+    """
+    if not game.has_types:
+        raise GameError("plot_typed_concavification needs a game with receiver types; use plot_concavification")
+    if game.m != 2:
+        raise GameError(f"plots of games with receiver types need 2 states, the game has {game.m}")
+    from persuasion.receiver_types import solve_private
+
+    types = [game.for_type(k) for k in range(game.K)]
+    lam = game.type_prior
+
+    def vbar(q: np.ndarray) -> np.ndarray:
+        return sum(w * indirect_value(g, q)[0] for w, g in zip(lam, types))
+
+    bps = np.unique(np.concatenate([breakpoints(g) for g in types]))
+    v_bps = vbar(bps)
+    scale = max(1.0, float(np.abs(game.sender_utility).max(initial=0.0)))
+    hull = upper_hull(bps, v_bps, tol=COLLINEAR_TOL * scale)
+    hull_q, hull_v = bps[hull], v_bps[hull]
+    q0 = float(game.prior[1])
+    public = float(np.interp(q0, hull_q, hull_v))
+    private = float(solve_private(game).value)
+
+    ax = ax if ax is not None else _new_axes((7.5, 4.8))
+    s0, s1 = game.state_names
+    for i, (lo, hi) in enumerate(zip(bps[:-1], bps[1:])):  # open intervals: no vertical lines at the jumps
+        q = np.linspace(lo, hi, max(3, int(300 * (hi - lo))))[1:-1]
+        for k, (name, g) in enumerate(zip(game.type_names, types)):
+            ax.plot(q, indirect_value(g, q)[0], color=f"C{k + 2}", lw=1.8, ls=(0, (1, 1.5)), zorder=3,
+                    label=f"V_{name}(q): value if the receiver is {name}" if i == 0 else None)
+        ax.plot(q, vbar(q), color="tab:blue", lw=2.2,
+                label="Vbar(q) = sum_k lam_k V_k(q): public signal, every type responds" if i == 0 else None)
+    ax.plot(hull_q, hull_v, "--", color="tab:orange", lw=2, label="cav Vbar(q): concave closure")
+    ax.axvline(q0, color="grey", ls=":", lw=1.2)
+    ax.plot([q0], [public], "*", color="tab:red", ms=14, zorder=4, label=f"public signalling: {public:.4g}")
+    ax.plot([q0], [private], "D", color="tab:purple", ms=8, zorder=4,
+            label=f"private signalling (reported types): {private:.4g}")
+    ax.plot([q0], [float(vbar(np.array(q0)))], "x", color="grey", ms=9, mew=2, zorder=4,
+            label=f"no information: Vbar(q0) = {float(vbar(np.array(q0))):.4g}")
+    lam_text = ", ".join(f"{t} {w:.3g}" for t, w in zip(game.type_names, lam))
+    ax.set_xlim(-0.02, 1.02)
+    lo_y, hi_y = float(min(v_bps.min(), 0.0)), float(max(v_bps.max(), private, public))
+    span = (hi_y - lo_y) or 1.0
+    ax.set_ylim(lo_y - 0.08 * span, hi_y + 0.45 * span)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1])
+    ax.set_xticklabels([f"0\n({s0})", "0.25", "0.5", "0.75", f"1\n({s1})"])
+    ax.set_xlabel(f"common posterior q = P({s1})")
+    ax.set_ylabel("sender's expected utility")
+    ax.set_title(_title(game, f"{game.K} receiver types ({lam_text})"))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     return ax
 
 
@@ -288,16 +361,17 @@ def plot_simplex(game: Game, ax: Axes | None = None, resolution: int = 12) -> Ax
 
 
 def plot_game(game: Game, path: str | Path) -> Path:
-    """Draws the game's picture (:func:`plot_concavification` for 2 states, :func:`plot_simplex` for 3) to ``path``.
+    """Draws the game's picture to ``path``: :func:`plot_concavification` (2 states), :func:`plot_simplex` (3 states)
+    or, for a game with receiver types, :func:`plot_typed_concavification` (2 states).
 
     The format follows the file suffix (``.png``, ``.pdf``, ``.svg``, ...).
 
     Raises:
-        GameError: when the game does not have 2 or 3 states, or has receiver types.
+        GameError: when the game does not have 2 or 3 states, or has receiver types and not 2 states.
     """
     if game.has_types:
-        raise GameError(f"plots need a single receiver type, the game has {game.K}")
-    if game.m == 2:
+        ax = plot_typed_concavification(game)
+    elif game.m == 2:
         ax = plot_concavification(game)
     elif game.m == 3:
         ax = plot_simplex(game)

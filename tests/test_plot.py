@@ -10,13 +10,14 @@ from matplotlib.figure import Figure
 
 from persuasion import Game, GameError, solve
 from persuasion.concavify import concavify
-from persuasion.examples import prosecutor, recommendation, two_judges
+from persuasion.examples import prosecutor, recommendation, two_judges, two_reviewers
 from persuasion.plot import (
     SIMPLEX_VERTICES,
     action_regions,
     plot_concavification,
     plot_game,
     plot_simplex,
+    plot_typed_concavification,
     simplex_grid,
     to_cartesian,
 )
@@ -140,8 +141,46 @@ def test_plot_game_dispatch(tmp_path):
     four = Game(np.ones(4) / 4, np.zeros((4, 2)), np.zeros((4, 2)))
     with pytest.raises(GameError, match="2 or 3 states, the game has 4"):
         plot_game(four, tmp_path / "four.png")
-    with pytest.raises(GameError, match="single receiver type"):
-        plot_game(two_judges(), tmp_path / "typed.png")
+    assert plot_game(two_judges(), tmp_path / "typed.png").read_bytes()[:8] == PNG_MAGIC
+    with pytest.raises(GameError, match="receiver types need 2 states, the game has 3"):
+        plot_game(two_reviewers(), tmp_path / "typed3.png")
     with pytest.raises(GameError, match="exactly 3 states"):
         plot_simplex(prosecutor())
     assert not (tmp_path / "four.png").exists()
+
+
+def _typed_game(lam, thresholds, prior):
+    """2 states, convict/acquit, one receiver type per threshold t (convicts iff P(guilty) >= t)."""
+    u_r = [[[t, 0.0], [0.0, 1.0 - t]] for t in thresholds]
+    return Game(prior, [[0.0, 1.0], [0.0, 1.0]], u_r, lam, state_names=("innocent", "guilty"))
+
+
+@settings(max_examples=15)
+@given(
+    st.lists(st.floats(0.05, 0.95), min_size=1, max_size=3),
+    st.floats(0.05, 0.95),
+    st.floats(0.05, 0.95),
+)
+def test_typed_concavification_marks_the_public_and_private_values(thresholds, q0, w):
+    from persuasion.receiver_types import solve_private, solve_public
+
+    k = len(thresholds)
+    lam = np.full(k, 1.0 / k) if k != 2 else np.array([w, 1.0 - w])
+    game = _typed_game(lam, thresholds, [1.0 - q0, q0])
+    ax = plot_typed_concavification(game)
+    try:
+        marks = {line.get_label().split(":")[0]: line.get_ydata()[0] for line in ax.get_lines()
+                 if line.get_label().startswith(("public", "private"))}
+        # The closure of the type-averaged value at the prior is the public LP's value (an exact construction).
+        assert marks["public signalling"] == pytest.approx(solve_public(game).value, abs=1e-7)
+        assert marks["private signalling (reported types)"] == pytest.approx(solve_private(game).value, abs=1e-7)
+        assert marks["private signalling (reported types)"] >= marks["public signalling"] - 1e-7
+    finally:
+        plt.close(ax.figure)
+
+
+def test_typed_concavification_needs_types_and_two_states():
+    with pytest.raises(GameError, match="receiver types"):
+        plot_typed_concavification(prosecutor())
+    with pytest.raises(GameError, match="2 states, the game has 3"):
+        plot_typed_concavification(two_reviewers())

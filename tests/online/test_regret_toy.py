@@ -61,3 +61,34 @@ def test_experiment_writes_summary_runs_and_figures_and_resumes(regret_toy, tmp_
     assert again["reused_runs"] == again["runs"] == summary["runs"]
     assert (tmp_path / "runs" / "prosecutor__robust.json").stat().st_mtime_ns == stamp
     assert again["algorithms"]["robust"]["final_regret"] == algs["robust"]["final_regret"]
+
+
+def test_quick_run_says_one_game_per_m_is_not_for_conclusions(regret_toy, tmp_path, monkeypatch, capsys):
+    quick = regret_toy.Config.quick()
+    assert quick.games_per_m == 1 and any("not for conclusions" in c for c in regret_toy.caveats(quick))
+    assert regret_toy.caveats(regret_toy.Config()) == []  # 3 games per m
+    monkeypatch.setattr(regret_toy, "plan_runs", lambda cfg: [])  # the caveat, not the simulation, is under test
+    assert regret_toy.main(["--out", str(tmp_path), "--quick", "--no-plots", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "note: 1 random game per m" in out and "not for conclusions" in out
+    assert json.loads((tmp_path / "summary.json").read_text())["caveats"] == regret_toy.caveats(quick)
+
+
+def test_figures_are_publication_ready(regret_toy, tmp_path):
+    from PIL import Image
+
+    t = [100.0, 1000.0, 10000.0]
+    games = {"prosecutor": regret_toy.PRIOR_ALGORITHMS, "prosecutor_typed": regret_toy.TYPE_ALGORITHMS}
+    records = [
+        {"game": game, "algorithm": alg, "m": 2, "t": t, "mean": [10.0, 30.0, 100.0], "band_low": [5.0, 20.0, 80.0],
+         "band_high": [15.0, 40.0, 120.0], "bound": {"values": [50.0, 200.0, 800.0]}}
+        for game, algs in games.items()
+        for alg in algs
+    ]
+    names = regret_toy.plots(records, tmp_path, regret_toy.Config(horizon=10_000), {})
+    assert {"regret_vs_T_prosecutor.png", "regret_vs_T_typed.png"} <= set(names)
+    for name in names:
+        with Image.open(tmp_path / name) as img:
+            assert min(img.info["dpi"]) >= 199.5 and img.size[0] >= 1000  # >= 200 dpi raster
+        assert (tmp_path / name).with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"  # and a vector copy
+    assert regret_toy.FIG_STYLE["legend.fontsize"] >= 8
