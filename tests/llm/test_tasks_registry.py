@@ -177,3 +177,44 @@ def test_code_reference_and_wrong_responses_in_the_sandbox() -> None:
         assert [(g.strict, g.flexible) for g in grades] == [(True, True), (False, False)]
         assert task.has_final_answer(right) and not task.has_final_answer("I cannot help.")
         assert task.final_answer(problem, "```python\ndef add(a, b):\n    return a + b\n```").startswith("def add")
+
+
+def _shared(task: Task, split: str, limit: int) -> list:
+    from llm.tasks.base import DataNotFoundError
+
+    try:
+        return task.load(split, limit=limit)
+    except DataNotFoundError as exc:
+        pytest.skip(f"benchmark files absent ({exc})")
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_default_gsm8k_shots_teach_the_strict_format(chat: bool) -> None:
+    task = get_task("gsm8k")
+    problem = _shared(task, "test", 1)[0]
+    shots = task.few_shot()
+    assert len(shots) == task.default_shots == 5
+    assert all(task.grade_detail(s, task.reference_response(s)).strict for s in shots)
+    prompt = task.prompt(problem, shots, chat=chat, hint="Find the cost of one item first.")
+    if chat:
+        assert [m["role"] for m in prompt] == ["system"] + ["user", "assistant"] * 5 + ["user"]
+        assert all(m["content"].rstrip().split("\n")[-1].startswith("####") for m in prompt[2:-1:2])
+        assert prompt[-1]["content"].startswith("Hint: Find the cost") and prompt[-1]["content"].endswith(
+            problem.question)
+    else:
+        assert prompt.count("\nQuestion:") == 5 and prompt.count("####") == 5 and prompt.count("Hint:") == 1
+        assert prompt.endswith(f"Hint: Find the cost of one item first.\nQuestion: {problem.question}\nAnswer:")
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_default_mbpp_shots_are_austin_et_al(chat: bool) -> None:
+    task = get_task("mbpp")
+    problem = _shared(task, "test", 1)[0]
+    shots = task.few_shot()
+    assert [s.metadata["task_id"] for s in shots] == [2, 3, 4]
+    prompt = task.prompt(problem, shots, chat=chat, hint="Use a set.")
+    if chat:
+        assert [m["role"] for m in prompt] == ["user", "assistant"] * 3 + ["user"]
+        assert "Hint: Use a set." in prompt[-1]["content"] and "Hint" not in "".join(m["content"] for m in prompt[:-1])
+    else:
+        assert prompt.count("[BEGIN]") == 4 and prompt.endswith("[BEGIN]\n# Hint: Use a set.\n")
