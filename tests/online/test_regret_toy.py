@@ -64,6 +64,8 @@ def test_experiment_writes_summary_runs_and_figures_and_resumes(regret_toy, tmp_
 
 
 def test_quick_run_says_one_game_per_m_is_not_for_conclusions(regret_toy, tmp_path, monkeypatch, capsys):
+    # one name per idea: per-run `summarize` (persuasion.online.analysis), whole-run `summary_json`
+    assert not hasattr(regret_toy, "summarise") and callable(regret_toy.summary_json)
     quick = regret_toy.Config.quick()
     assert quick.games_per_m == 1 and any("not for conclusions" in c for c in regret_toy.caveats(quick))
     assert regret_toy.caveats(regret_toy.Config()) == []  # 3 games per m
