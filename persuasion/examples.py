@@ -2,7 +2,10 @@
 
 * ``prosecutor``: Kamenica & Gentzkow's prosecutor and judge (2 states, 2 actions).
 * ``recommendation``: a school writing a recommendation letter to an employer (3 states, 3 actions).
-* ``two_judges``: the prosecutor facing a lenient or a strict judge (2 states, 2 actions, 2 receiver types).
+* ``two_judges``: the prosecutor facing a lenient or a strict judge (2 states, 2 actions, 2 receiver types);
+  public and private signalling are worth the same here.
+* ``two_reviewers``: an author facing a theorist or an experimentalist reviewer (3 states, 2 actions, 2 receiver
+  types); private signalling is worth strictly more than public signalling (2/3 against 7/15).
 * ``threshold``: a uniform state on [0, 1] in 20 cells, a receiver who acts iff her posterior mean is >= 0.7
   (the finite version of the continuous-state example of :mod:`persuasion.gradient.continuous`).
 
@@ -112,6 +115,46 @@ def two_judges() -> Game:
     )
 
 
+def two_reviewers() -> Game:
+    """An author facing a theorist or an experimentalist reviewer: private signalling beats public signalling.
+
+    States: the paper is ``sound``, has a ``proof_bug`` or has an ``experiment_bug``, prior ``mu0 = (1/3, 1/3,
+    1/3)``; actions ``(reject, accept)``; the author (sender) gets 1 for acceptance. Reviewer types, each with
+    probability 1/2, get 0 for rejecting and, for accepting::
+
+                        sound  proof_bug  experiment_bug
+        theorist          1       -4           -1
+        experimentalist   1       -1           -4
+
+    so the theorist accepts iff ``P(sound) >= 4 P(proof_bug) + P(experiment_bug)`` (mirrored for the
+    experimentalist). Uninformed, both reject.
+
+    * **Private** (each reviewer reports a type and gets her own scheme, :func:`persuasion.solve_private`): tell
+      the theorist only whether there is a proof bug, the experimentalist only whether there is an experiment bug.
+      Each accepts w.p. 2/3 (the posterior after "accept" is 1/2 sound, 1/2 the other bug: she is just willing),
+      the value a known type would give: **2/3**. Neither wants the other's scheme (it hides the bug she fears).
+    * **Public** (one signal both see, :func:`persuasion.solve_public`): a signal on which both accept needs
+      ``P(proof_bug), P(experiment_bug) <= P(sound) / 5``, so at most ``1/3 * 7/5`` of the mass, and a bug of
+      either kind alone makes both reviewers reject: **7/15**.
+
+    Example:
+        >>> from persuasion import solve_private, solve_public
+        >>> g = two_reviewers()
+        >>> round(solve_private(g).value, 6), round(solve_public(g).value, 6)
+        (0.666667, 0.466667)
+    """
+    return Game(
+        prior=[1 / 3, 1 / 3, 1 / 3],
+        sender_utility=[[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]],
+        receiver_utility=[[[0.0, 1.0], [0.0, -4.0], [0.0, -1.0]], [[0.0, 1.0], [0.0, -1.0], [0.0, -4.0]]],
+        type_prior=[0.5, 0.5],
+        state_names=("sound", "proof_bug", "experiment_bug"),
+        action_names=("reject", "accept"),
+        type_names=("theorist", "experimentalist"),
+        name="two_reviewers",
+    )
+
+
 def threshold() -> Game:
     """A uniform state on [0, 1] (20 cells) and a receiver who acts iff her posterior mean is at least 0.7.
 
@@ -143,6 +186,7 @@ EXAMPLES: dict[str, Callable[[], Game]] = {
     "prosecutor": prosecutor,
     "recommendation": recommendation,
     "two_judges": two_judges,
+    "two_reviewers": two_reviewers,
     "threshold": threshold,
 }
 

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from persuasion import Game, GameError, solve
-from persuasion.examples import EXAMPLES, example, prosecutor, recommendation, two_judges
+from persuasion.examples import EXAMPLES, example, prosecutor, recommendation, two_judges, two_reviewers
 from persuasion.receiver_types import solve_private, solve_public
 from persuasion.reference import full_disclosure, no_disclosure
 
 
 def test_registry():
-    assert set(EXAMPLES) == {"prosecutor", "recommendation", "two_judges", "threshold"}
+    assert {"prosecutor", "recommendation", "two_judges", "two_reviewers", "threshold"} <= set(EXAMPLES)
     for name, fn in EXAMPLES.items():
         game = fn()
         assert isinstance(game, Game) and game.name == name
@@ -21,7 +21,8 @@ def test_registry():
 
 
 def test_unknown_example_lists_names():
-    known = "known examples: prosecutor, recommendation, threshold, two_judges"
+    known = "known examples: " + ", ".join(sorted(EXAMPLES))
+    assert "two_judges, two_reviewers" in known
     with pytest.raises(GameError, match=f"unknown example 'nope'; {known}"):
         example("nope")
 
@@ -62,3 +63,25 @@ def test_two_judges():
     assert [solve(g.for_type(k)).value for k in range(2)] == pytest.approx([0.5, 0.75])
     assert solve_public(g).value == pytest.approx(0.5)
     assert solve_private(g).value == pytest.approx(0.5)
+
+
+def test_two_reviewers_private_beats_public():
+    g = two_reviewers()
+    assert (g.m, g.n, g.K) == (3, 2, 2) and g.type_names == ("theorist", "experimentalist")
+    public, private = solve_public(g), solve_private(g)
+    assert public.value == pytest.approx(7 / 15)
+    assert private.value == pytest.approx(2 / 3)
+    assert private.value > public.value + 0.1  # strictly better, by a clear margin
+    # Private signalling reaches the known-type benchmark: each type as if the sender knew it.
+    known = [solve(g.for_type(k)).value for k in range(g.K)]
+    assert known == pytest.approx([2 / 3, 2 / 3])
+    assert private.value == pytest.approx(float(np.dot(g.type_prior, known)))
+    # Each reviewer is told exactly about the bug she cares about, and reports truthfully.
+    theorist, experimentalist = private.scheme
+    np.testing.assert_allclose(theorist, [[0, 1], [1, 0], [0, 1]], atol=1e-8)
+    np.testing.assert_allclose(experimentalist, [[0, 1], [0, 1], [1, 0]], atol=1e-8)
+    assert private.report_slack.min() >= -1e-9
+    # Uninformed, both reviewers reject; the public optimum pools at posterior (5/7, 1/7, 1/7).
+    assert [no_disclosure(g.for_type(k)).value for k in range(g.K)] == [0.0, 0.0]
+    accept = [i for i, p in enumerate(public.signals) if tuple(public.profiles[p]) == (1, 1)]
+    np.testing.assert_allclose(public.posteriors[accept[0]], [5 / 7, 1 / 7, 1 / 7], atol=1e-8)
