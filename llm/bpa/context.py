@@ -89,7 +89,7 @@ class Context:
     @property
     def max_new_tokens(self) -> int:
         """The Receiver's answer budget: the config's, else the task's default."""
-        return self.config.max_new_tokens or int(getattr(self.task, "max_new_tokens", 256))
+        return self.config.max_new_tokens or self.task.max_new_tokens
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,8 @@ def run(config: BPAConfig, out: str | Path, loader: Callable[[str], LanguageMode
     if "linear-alignment" in conds:
         for spec in config.receivers:
             if not ctx.model(spec).capabilities.white_box:
-                raise LMError(f"linear-alignment needs local white-box Receivers; {spec} is not one")
+                raise LMError(f"linear-alignment needs local white-box Receivers; {spec} is not one (an HTTP endpoint "
+                               "gives no full logits)")
     out.mkdir(parents=True, exist_ok=True)
     with OutputLock(out):
         check_config(out, config)

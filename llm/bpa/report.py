@@ -3,7 +3,8 @@ baseline, what information reached the Receiver, obedience, cost; markdown table
 
 Statistics (:mod:`llm.stats`): Wilson 95% interval of each accuracy; the Newcombe paired 95% interval of the
 difference with the baseline on the same problems; the exact McNemar p-value, Holm-adjusted across the conditions
-of the summary; and the minimum detectable effect at 80% power for that ``n`` and discordance (``mde80``).
+of the summary (the analysis conditions ``random`` and ``oracle`` are not in the family: their ``p_holm`` is
+``None``); and the minimum detectable effect at 80% power for that ``n`` and discordance (``mde80``).
 Absolute (``diff``) and relative (``rel_diff``) gains are reported separately.
 """
 
@@ -16,6 +17,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from llm.methods import CONDITIONS, METHOD_OF_CONDITION
+
+#: Bounds and references, not hypotheses: kept out of the Holm family (their p-values are not adjusted).
+ANALYSIS_CONDITIONS = ("random", "oracle")
 from llm.rows import EvalRow
 from llm.stats import summarize_conditions, wilson
 
@@ -40,7 +44,8 @@ def summarize(rows: Sequence[EvalRow | Mapping[str, Any]], conditions: Sequence[
         ids = sorted(set.intersection(*(set(by[c]) for c in present)))
         entry: dict[str, Any] = {}
         if "baseline" in present and ids:
-            stats = summarize_conditions({c: [by[c][i].correct for i in ids] for c in present})
+            family = [c for c in present if c not in ANALYSIS_CONDITIONS + ("baseline",)]
+            stats = summarize_conditions({c: [by[c][i].correct for i in ids] for c in present}, family=family)
             base_acc = stats[present.index("baseline")].accuracy
             for s in stats:
                 d = s.to_dict()
@@ -98,6 +103,13 @@ def _fmt(x: float | None, spec: str) -> str:
     return "–" if x is None else format(x, spec)
 
 
+def _p(r: Mapping[str, Any]) -> str:
+    """``p (Holm)``, ``p`` alone outside the Holm family, ``–`` without a comparison."""
+    if r.get("p_mcnemar") is None:
+        return "–"
+    return f"{r['p_mcnemar']:.3g}" + (f" ({r['p_holm']:.3g})" if r.get("p_holm") is not None else "")
+
+
 def summary_markdown(summary: Mapping[str, Any], header: str = "") -> str:
     """The summary as a markdown table (one row per Receiver and condition)."""
     lines = [header, "",
@@ -108,7 +120,7 @@ def summary_markdown(summary: Mapping[str, Any], header: str = "") -> str:
         for c, r in conds.items():
             diff = (f"{r['diff']:+.3f} [{r['diff_ci95'][0]:+.3f}, {r['diff_ci95'][1]:+.3f}]"
                     if r.get("diff") is not None else "–")
-            p = (f"{r['p_mcnemar']:.3g} ({r['p_holm']:.3g})" if r.get("p_mcnemar") is not None else "–")
+            p = _p(r)
             info = ", ".join(f"{k} {v}" for k, v in list(r.get("information", {}).items())[:4])
             lines.append(" | ".join([
                 f"| {Path(rec).name or rec}", c, str(r["n"]),
@@ -132,7 +144,7 @@ def methods_markdown(summary: Mapping[str, Any], header: str = "") -> str:
             lines.append(" | ".join([
                 f"| {Path(rec).name or rec}", r.get("method", c), c, str(r["n"]),
                 f"{r['accuracy']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]", diff,
-                f"{r['p_mcnemar']:.3g} ({r['p_holm']:.3g})" if r.get("p_mcnemar") is not None else "–",
+                _p(r),
                 f"{cost['calls']:.2f}" if cost else "–", f"{cost['tokens']:.0f}" if cost else "–",
                 f"{cost['seconds']:.2f}" if cost else "–",
                 f"{fix['fire_rate']:.0%}" if fix else "–", f"{fix['changed_rate']:.0%}" if fix else "–",
@@ -206,7 +218,8 @@ def plot_results(rows: Sequence[EvalRow], summary: Mapping[str, Any], catalogue:
         ax.set_xticks(xs, names, rotation=60, ha="right", fontsize=7)
         ax.set_title(Path(rec).name or rec, fontsize=9)
         ax.set_ylabel("mean belief")
-        ax.legend(frameon=False, fontsize=7)
+        if priors or posts:
+            ax.legend(frameon=False, fontsize=7)
     fig.tight_layout()
     paths.append(out / "beliefs.png")
     fig.savefig(paths[-1], dpi=200)

@@ -9,8 +9,9 @@ on four features ``f`` (:data:`FEATURES`), standardised with the training mean `
 * ``answer_logprob_per_char``: ``log p_S(y_o | INSPECT_PROMPT(x)) / |y_o|`` under a scorer LM ``p_S`` (here the
   corrector's start model: its score of its own fine-tuning answers would be inflated);
 * ``verdict_margin``: ``log p_S(" correct" | VERDICT_PROMPT(x, y_o)) - log p_S(" incorrect" | ...)``;
-* ``has_final_answer``: 1 if the answer states a final answer (math: a ``#### N`` line; code: a ``def`` or
-  ``return``), else 0;
+* ``has_final_answer``: 1 if the answer states a final answer, as its task judges it
+  (:meth:`llm.tasks.registry.Task.has_final_answer`: a marked final number for math, a ``def`` or ``return`` for
+  code), else 0;
 * ``log_length``: ``log(1 + characters of y_o)``.
 
 It is fit on the Q-A training set (labels: the Receiver's answer was graded correct) by minimising
@@ -51,22 +52,8 @@ FEATURES = ("answer_logprob_per_char", "verdict_margin", "has_final_answer", "lo
 #: Templates shown verbatim in docs/methods.md (checked by a test).
 TEMPLATES: dict[str, str] = {"INSPECT_PROMPT": INSPECT_PROMPT, "VERDICT_PROMPT": VERDICT_PROMPT}
 
-_MATH_FINAL = re.compile(r"####\s*-?\s*\$?\s*\.?\d")
-_CODE_FINAL = re.compile(r"^\s*(?:def|return)\b", re.MULTILINE)
-
-
-def math_has_final(answer: str) -> bool:
-    """Whether a math answer states its final number on a GSM8K ``#### N`` line."""
-    return _MATH_FINAL.search(answer) is not None
-
-
-def code_has_final(answer: str) -> bool:
-    """Whether a code answer defines a function or returns a value."""
-    return _CODE_FINAL.search(answer) is not None
-
-
 def answer_features(scorer: LanguageModel, questions: Sequence[str], answers: Sequence[str],
-                    has_final: Callable[[str], bool] = math_has_final) -> tuple[np.ndarray, list[Cost]]:
+                    has_final: Callable[[str], bool]) -> tuple[np.ndarray, list[Cost]]:
     """The feature matrix ``(N, 4)`` (columns :data:`FEATURES`) and each answer's scoring cost (3 requests).
 
     One ``scorer.logprob`` call scores the ``3N`` continuations. An empty answer's log-probability is 0.
@@ -185,12 +172,12 @@ class SquadModel:
         scorer: the LM whose log-probabilities feed the inspector.
         inspector: the fitted classifier.
         threshold: fire below this probability of being correct (0: never, 1: always).
-        has_final: the ``has_final_answer`` feature (:func:`math_has_final` or :func:`code_has_final`).
+        has_final: the ``has_final_answer`` feature: the task's :meth:`llm.tasks.registry.Task.has_final_answer`.
         correction_tokens, answer_tokens, name: as in :class:`llm.methods.aligner.AlignedModel`.
     """
 
     def __init__(self, base: LanguageModel, corrector: LanguageModel, scorer: LanguageModel, inspector: Inspector,
-                 *, threshold: float = 0.5, has_final: Callable[[str], bool] = math_has_final,
+                 *, threshold: float = 0.5, has_final: Callable[[str], bool],
                  correction_tokens: int | None = None, answer_tokens: int = 128, name: str | None = None) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise LMError(f"the inspector threshold must lie in [0, 1], got {threshold}")

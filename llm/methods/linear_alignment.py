@@ -41,13 +41,17 @@ _TOP_K_FIRST = 512  # nucleus_mask sorts only these many tokens unless their mas
 #: How the principle is put in front of a prompt (of the last user message, for a chat).
 PRINCIPLE_TEMPLATE = "{principle}\n\n{prompt}"
 
-#: Default principles per task kind.
+#: Default principles per task kind; ``{answer_instruction}`` is the task's own (it owns its answer format).
 PRINCIPLES: dict[str, str] = {
-    "math": ("Solve the problem carefully, step by step. Check every calculation, and end with the final answer "
-             "on a last line of the form '#### <number>'."),
+    "math": "Solve the problem carefully, step by step. Check every calculation. {answer_instruction}",
     "code": ("Write correct, complete and simple Python code that passes the tests. Handle edge cases and do not "
              "print anything."),
 }
+
+
+def principle_for_task(task: Any) -> str:
+    """The default principle of ``task``'s kind, with the task's answer instruction filled in."""
+    return PRINCIPLES[task.kind].format(answer_instruction=task.answer_instruction)
 
 #: Templates shown verbatim in docs/methods.md (checked by a test).
 TEMPLATES: dict[str, str] = {"PRINCIPLE_TEMPLATE": PRINCIPLE_TEMPLATE, **{f"PRINCIPLES[{k!r}]": v

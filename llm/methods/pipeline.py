@@ -29,9 +29,9 @@ from tqdm.auto import tqdm
 from llm.bpa.context import Context, answer, chunks, receiver_prompts, receiver_stop
 from llm.lm import LanguageModel, LMError, Prompt
 from llm.methods import METHOD_OF_CONDITION
-from llm.methods.aligner import AlignedModel, Correction, QARecord, question_text, reference_solution, train_corrector
+from llm.methods.aligner import AlignedModel, Correction, QARecord, question_text, train_corrector
 from llm.methods.cost import Cost
-from llm.methods.inspector import Inspector, SquadModel, answer_features, code_has_final, fit_inspector, math_has_final
+from llm.methods.inspector import Inspector, SquadModel, answer_features, fit_inspector
 from llm.results import ResultStore, write_json_atomic
 from llm.rows import EvalRow
 
@@ -45,20 +45,9 @@ class Correctors:
     inspector: Inspector | None
 
 
-def has_final_for(kind: str) -> Callable[[str], bool]:
-    """The inspector's ``has_final_answer`` feature for a task kind (``math`` or ``code``)."""
-    return code_has_final if kind == "code" else math_has_final
-
-
 def final_key(task: Any, problem: Any, text: str) -> str | None:
-    """What grading looks at: the final number (math) or the cleaned program text (code)."""
-    if task.kind == "code":
-        from llm.tasks.code import clean_completion
-
-        return clean_completion(problem, text).strip()
-    from llm.tasks.answers import extract_gsm8k_answer
-
-    return extract_gsm8k_answer(text)
+    """What grading looks at: the task's final answer (the number for math, the cleaned program for code)."""
+    return task.final_answer(problem, text)
 
 
 # ------------------------------------------------------------------------------------------- 3b. correctors
@@ -79,7 +68,7 @@ def collect_answers(ctx: Context, problems: Sequence[Any], spec: str) -> ResultS
                 store.append({
                     "key": f"qa|{p.id}|{spec}", "problem_id": p.id, "receiver": spec,
                     "question": question_text(ans.prompts[j]), "response": ans.responses[j],
-                    "correct": bool(ans.correct[j]), "reference": reference_solution(p),
+                    "correct": bool(ans.correct[j]), "reference": ctx.task.reference_response(p),
                     "seconds": ans.seconds / len(chunk), "new_tokens": ans.new_tokens[j],
                 })
             if ans.failure is not None:
@@ -118,7 +107,7 @@ def prepare_correctors(ctx: Context, train: Sequence[Any]) -> Correctors:
         else:
             t0 = time.perf_counter()
             feats, _ = answer_features(ctx.model(scorer), [r.question for r in records],
-                                       [r.answer for r in records], has_final_for(ctx.task.kind))
+                                       [r.answer for r in records], ctx.task.has_final_answer)
             labels = np.array([r.correct for r in records], dtype=float)
             inspector = fit_inspector(feats, labels, l2=mc.inspector_l2)
             p = inspector.predict(feats)
@@ -135,10 +124,10 @@ def prepare_correctors(ctx: Context, train: Sequence[Any]) -> Correctors:
 # -------------------------------------------------------------------------------------------- 4. evaluation
 def principle_for(ctx: Context) -> str:
     """Linear Alignment's principle: the configured one, else the default of the task kind."""
-    from llm.methods.linear_alignment import PRINCIPLES
+    from llm.methods.linear_alignment import principle_for_task
 
     mc = ctx.config.methods
-    return mc.la_principle if mc.la_principle is not None else PRINCIPLES[ctx.task.kind]
+    return mc.la_principle if mc.la_principle is not None else principle_for_task(ctx.task)
 
 
 def method_wrappers(ctx: Context, receiver: LanguageModel, correctors: Correctors | None) -> dict[str, Any]:
@@ -158,7 +147,7 @@ def method_wrappers(ctx: Context, receiver: LanguageModel, correctors: Corrector
     if correctors is not None and correctors.inspector is not None and "aligner-squad" in fixers:
         out["aligner-squad"] = SquadModel(receiver, ctx.model(correctors.corrector), ctx.model(correctors.scorer),
                                           correctors.inspector, threshold=mc.squad_threshold,
-                                          has_final=has_final_for(ctx.task.kind), correction_tokens=budget)
+                                          has_final=ctx.task.has_final_answer, correction_tokens=budget)
     if "linear-alignment" in cfg.conditions:
         from llm.methods.linear_alignment import LinearAlignedModel
 

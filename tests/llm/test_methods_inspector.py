@@ -18,13 +18,13 @@ from llm.methods.inspector import (
     Inspector,
     SquadModel,
     answer_features,
-    code_has_final,
     fit_inspector,
     logistic_objective,
-    math_has_final,
 )
+from llm.tasks import get_task
 from tests.llm.fake_lm import FakeLM
 
+HAS_FINAL = get_task("gsm8k").has_final_answer
 N, D = 12, 3
 feats = arrays(np.float64, (N, D), elements=st.floats(-5, 5, allow_nan=False, width=32))
 labels = arrays(np.int8, (N,), elements=st.integers(0, 1))
@@ -77,16 +77,19 @@ def test_fit_rejects_bad_input(x, y, l2, match):
         fit_inspector(x, y, l2=l2)
 
 
-def test_final_answer_features():
+def test_final_answer_features_come_from_the_task():
+    from llm.tasks import get_task
+
+    math_has_final, code_has_final = get_task("gsm8k").has_final_answer, get_task("mbpp").has_final_answer
     assert math_has_final("so 5 + 4 = 9\n#### 9") and math_has_final("#### -$1,200")
-    assert not math_has_final("the answer is 9") and not math_has_final("#### none")
+    assert math_has_final("so the answer is 9") and not math_has_final("#### none")
     assert code_has_final("def f(x):\n    return x") and code_has_final("    return 3")
     assert not code_has_final("I cannot do that") and not code_has_final("undefined = 1")
 
 
 def test_answer_features_columns_and_costs():
     scorer = FakeLM("scorer", seed=1)
-    x, costs = answer_features(scorer, ["Q1?", "Q2?"], ["  7 + 2 = 9\n#### 9 ", "no idea"])
+    x, costs = answer_features(scorer, ["Q1?", "Q2?"], ["  7 + 2 = 9\n#### 9 ", "no idea"], HAS_FINAL)
     assert x.shape == (2, len(FEATURES)) and len(costs) == 2
     lp = scorer.logprob([INSPECT_PROMPT.format(question="Q1?")], ["7 + 2 = 9\n#### 9"])[0]
     assert x[0, 0] == pytest.approx(lp / len("7 + 2 = 9\n#### 9"))
@@ -95,9 +98,9 @@ def test_answer_features_columns_and_costs():
     assert x[1, 1] == pytest.approx(yes - no)
     assert list(x[:, 2]) == [1.0, 0.0] and x[1, 3] == pytest.approx(np.log1p(7))
     assert [c.calls for c in costs] == [3, 3] and all(c.prompt_tokens > 0 and c.new_tokens == 0 for c in costs)
-    assert answer_features(scorer, [], [])[0].shape == (0, len(FEATURES))
+    assert answer_features(scorer, [], [], HAS_FINAL)[0].shape == (0, len(FEATURES))
     with pytest.raises(LMError, match="2 questions but 1"):
-        answer_features(scorer, ["a", "b"], ["c"])
+        answer_features(scorer, ["a", "b"], ["c"], HAS_FINAL)
 
 
 def _squad(threshold: float) -> SquadModel:
@@ -105,11 +108,11 @@ def _squad(threshold: float) -> SquadModel:
     scorer = FakeLM("scorer", seed=2)
     good = [f"#### {k}" for k in range(3)] + [f"{k} plus one is {k + 1}, so\n#### {k + 1}" for k in range(3)]
     bad = [f"maybe {k}" for k in range(3)] + [f"{k} plus one is {k + 1}, so it is {k + 1}" for k in range(3)]
-    x, _ = answer_features(scorer, ["Q?"] * 12, good + bad)
+    x, _ = answer_features(scorer, ["Q?"] * 12, good + bad, HAS_FINAL)
     insp = fit_inspector(x, np.array([1] * 6 + [0] * 6), l2=0.1)
     base = FakeLM("base", reply=lambda p: " #### 5" if "five" in p else " dunno")
     corrector = FakeLM("corrector", reply=lambda p: " fixed\n#### 1")
-    return SquadModel(base, corrector, scorer, insp, threshold=threshold)
+    return SquadModel(base, corrector, scorer, insp, threshold=threshold, has_final=HAS_FINAL)
 
 
 def test_squad_fires_only_below_the_threshold():
