@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import sys
@@ -12,7 +11,6 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from llm.simulated import default_spec, persuasion_game
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,22 +81,3 @@ def test_resume_reuses_runs(quick_run, bpa_regret) -> None:
     assert bpa_regret.main(["--out", str(quick_run), "--quick", "--learners", "oracle", "--no-plots"]) == 0
     assert path.stat().st_mtime_ns == before
 
-
-def test_persuasion_game_matches_the_spec() -> None:
-    spec = default_spec()
-    sim = persuasion_game(spec, follow_cost=0.0)
-    g = sim.game
-    assert g.prior.sum() == pytest.approx(1.0)
-    # with no follow cost the interests agree: the LP optimum is the per-group optimum
-    import persuasion
-
-    assert persuasion.solve(g).value == pytest.approx(spec.optimal_value(), abs=1e-6)
-    for k, group in enumerate(spec.groups):
-        assert sim.states[sim.group_state[k]] == spec.best_item(group)
-    costly = persuasion_game(spec, follow_cost=0.25).game
-    assert persuasion.solve(costly).value < spec.optimal_value() - 0.01
-    with pytest.raises(Exception, match="follow_cost"):
-        persuasion_game(spec, follow_cost=2.0)
-    weighted = persuasion_game(spec, {"sharing": 1.0, "ages": 1.0}, 0.0)
-    assert set(weighted.states) == {"none", "write_equation"}
-    assert dataclasses.is_dataclass(spec)

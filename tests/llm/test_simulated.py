@@ -236,3 +236,37 @@ def test_respond_rule() -> None:
     acted, ok = respond(table, 0.8, 2, np.array([0, 0, 0]), np.array([1, 1, 2]), np.array([0.1, 0.9, 0.1]),
                         np.array([0.6, 0.6, 0.6]))
     assert acted.tolist() == [1, 2, 2] and ok.tolist() == [True, False, False]
+
+
+def test_persuasion_game_matches_the_spec() -> None:
+    import persuasion
+    from llm.simulated import persuasion_game
+
+    sim = persuasion_game(SPEC, follow_cost=0.0)
+    assert sim.game.prior.sum() == pytest.approx(1.0)
+    for k, group in enumerate(SPEC.groups):
+        assert sim.states[sim.group_state[k]] == SPEC.best_item(group)
+    # with no follow cost the interests agree: the LP optimum is the per-group optimum
+    assert persuasion.solve(sim.game).value == pytest.approx(SPEC.optimal_value(), abs=1e-6)
+    costly = persuasion.solve(persuasion_game(SPEC, follow_cost=0.25).game)
+    assert costly.value < SPEC.optimal_value() - 0.01  # following costs: the Advisor must persuade, and loses some
+    with pytest.raises(SimulatedSpecError, match="follow_cost"):
+        persuasion_game(SPEC, follow_cost=2.0)
+    weighted = persuasion_game(SPEC, {"sharing": 1.0, "ages": 1.0}, 0.0)
+    assert set(weighted.states) == {"none", "write_equation"}
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), rho=st.floats(0.1, 1.0))
+def test_persuasion_game_without_cost_is_solved_by_the_per_group_optimum(seed: int, rho: float) -> None:
+    """For any success table and group weights, c = 0 makes the LP value sum_g w_g max_a v(g, a)."""
+    import persuasion
+    from llm.simulated import persuasion_game
+
+    rng = np.random.default_rng(seed)
+    table = rng.uniform(0.0, 1.0, (len(SPEC.groups), len(SPEC.items)))
+    success = {g: dict(zip(SPEC.items, row.tolist())) for g, row in zip(SPEC.groups, table)}
+    spec = dataclasses.replace(SPEC, success=success, obedience=rho)
+    weights = dict(zip(spec.groups, rng.dirichlet(np.ones(len(spec.groups))).tolist()))
+    sim = persuasion_game(spec, weights, 0.0)
+    assert persuasion.solve(sim.game).value == pytest.approx(spec.optimal_value(weights), abs=1e-6)
