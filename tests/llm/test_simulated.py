@@ -270,3 +270,8 @@ def test_persuasion_game_without_cost_is_solved_by_the_per_group_optimum(seed: i
     weights = dict(zip(spec.groups, rng.dirichlet(np.ones(len(spec.groups))).tolist()))
     sim = persuasion_game(spec, weights, 0.0)
     assert persuasion.solve(sim.game).value == pytest.approx(spec.optimal_value(weights), abs=1e-6)
+
+
+def test_unknown_catalogue_is_a_spec_error() -> None:
+    with pytest.raises(SimulatedSpecError, match="simulated spec catalogue: no built-in catalogue 'poetry'"):
+        dataclasses.replace(SPEC, catalogue="poetry")
