@@ -17,7 +17,6 @@ from llm.prompts import receiver_prompt
 from llm.signals import template_signal
 from llm.simulated import (
     SimulatedReceiver,
-    SimulatedSpec,
     SimulatedSpecError,
     default_spec,
     load_spec,
