@@ -158,6 +158,7 @@ def _run(
     config: TrainConfig,
     loss_fn: Callable[..., torch.Tensor],
     desc: str,
+    dropout: bool = True,
 ) -> TrainResult:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -168,7 +169,7 @@ def _run(
     source = ckpt if (ckpt / "trainer_state.pt").exists() else Path(model_path)
     model, tok = _load(source)
     device = _device()
-    model.to(device).train()
+    model.to(device).train(dropout)  # DPO: off, as in its frozen reference (the same function of the weights)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     if source == ckpt:
         state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
@@ -243,7 +244,8 @@ def train_dpo(
     output_dir: str | Path,
     config: TrainConfig = TrainConfig(),
 ) -> TrainResult:
-    """Direct preference optimisation on ``(prompt, chosen, rejected)`` triples against the frozen start model."""
+    """Direct preference optimisation (:func:`dpo_loss`) on ``(prompt, chosen, rejected)`` triples against the frozen
+    start model; the policy runs with dropout off, like the reference, so the two agree at step 0."""
     if not triples:
         raise LMError("train_dpo needs at least one (prompt, chosen, rejected) triple")
     ref = torch.tensor(_reference_logprobs(model_path, triples, config), dtype=torch.float32)
@@ -254,10 +256,23 @@ def train_dpo(
             prompt, chosen, rejected = triples[i]
             enc += [_encode(tok, prompt, chosen, cap), _encode(tok, prompt, rejected, cap)]
         logp = sequence_logprob(model, *_batch(enc, tok.pad_token_id, device)).view(-1, 2)
-        margin = (logp - ref[idx].to(device)) @ torch.tensor([1.0, -1.0], device=device)
-        return -torch.nn.functional.logsigmoid(config.beta * margin).mean()
+        r = ref[idx].to(device)
+        return dpo_loss(logp[:, 0], logp[:, 1], r[:, 0], r[:, 1], config.beta).mean()
 
-    return _run(model_path, len(triples), output_dir, config, loss_fn, "dpo")
+    return _run(model_path, len(triples), output_dir, config, loss_fn, "dpo", dropout=False)
+
+
+def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
+             ref_rejected: torch.Tensor, beta: float) -> torch.Tensor:
+    """Rafailov et al.'s DPO loss per pair (sequence log-probabilities in, one loss per pair out):
+
+    .. math::
+
+        -\log \sigma\Big(\beta \big[(\log \pi(y_w|x) - \log \pi_{ref}(y_w|x))
+                                 - (\log \pi(y_l|x) - \log \pi_{ref}(y_l|x))\big]\Big).
+    """
+    margin = (policy_chosen - ref_chosen) - (policy_rejected - ref_rejected)
+    return -torch.nn.functional.logsigmoid(beta * margin)
 
 
 def perplexity(model_path: str | Path, pairs: Sequence[tuple[str, str]], max_length: int = 512) -> float:

@@ -8,8 +8,8 @@ fine-tuning on Q-A-C triples (loss on the correction only; the prompt is masked)
 
 optionally after an identity warm-up on Q-A-A triples (the corrector first learns to copy ``y_o``). Here the
 triples come from the project's own training split: ``y_o`` is the Receiver's greedy answer and the correction is
-``y_c = y_o`` when ``y_o`` is graded correct, else the reference solution (math: the GSM8K-style worked solution
-ending in ``#### N``; code: the reference program). Prompts are :data:`ALIGNER_PROMPT` (plain text, shown verbatim
+``y_c = y_o`` when ``y_o`` is graded correct, else the reference solution (math: the worked solution in the task's
+answer format; code: the reference program). Prompts are :data:`ALIGNER_PROMPT` (plain text, shown verbatim
 in ``docs/methods.md``).
 
 References:

@@ -8,7 +8,9 @@ from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
 from llm.lm import LMError
-from llm.train import TrainConfig, _encode, perplexity, train_dpo, train_sft
+import math
+
+from llm.train import TrainConfig, _encode, dpo_loss, perplexity, train_dpo, train_sft
 
 PAIRS = [(f"Question {i}: what is {i} plus {i}? Hint:", f" double it to get {2 * i}.") for i in range(8)]
 
@@ -58,6 +60,24 @@ def test_dpo_prefers_the_chosen_answer(tiny_dir, tmp_path):
     rejected_pairs = [(p, r) for p, _, r in triples]
     rejected = perplexity(result.output_dir, rejected_pairs) / perplexity(tiny_dir, rejected_pairs)
     assert chosen < rejected
+
+
+def test_dpo_loss_matches_a_hand_computation():
+    # margin = beta * ((-1 - -2) - (-3 - -2.5)) = 0.5 * 1.5 = 0.75; loss = log(1 + exp(-0.75)) = 0.386871...
+    loss = dpo_loss(torch.tensor([-1.0]), torch.tensor([-3.0]), torch.tensor([-2.0]), torch.tensor([-2.5]), 0.5)
+    assert float(loss) == pytest.approx(math.log1p(math.exp(-0.75)), abs=1e-7)
+    assert float(loss) == pytest.approx(0.3868710, abs=1e-6)
+    same = dpo_loss(torch.tensor([-4.0]), torch.tensor([-7.0]), torch.tensor([-4.0]), torch.tensor([-7.0]), 0.1)
+    assert float(same) == pytest.approx(math.log(2), abs=1e-7)  # policy = reference: log 2
+
+
+def test_dpo_policy_and_reference_share_the_dropout_mode(tiny_dir, tmp_path):
+    """At step 0 the policy is the reference, so the first loss is exactly log 2; with dropout on in the policy
+    only (the old behaviour; the tiny GPT-2 has dropout 0.1) it was not."""
+    triples = [(p, t, " I do not know.") for p, t in PAIRS]
+    cfg = TrainConfig(learning_rate=1e-3, epochs=1, batch_size=8, seed=0, beta=0.5, save_every=1000, max_steps=1)
+    result = train_dpo(tiny_dir, triples, tmp_path / "dpo0", cfg)
+    assert result.losses[0] == pytest.approx(math.log(2), abs=1e-5)
 
 
 def test_errors(tiny_dir, tmp_path):
