@@ -128,16 +128,18 @@ def load_model(
             url, model or None, api_key_env=api_key_env, timeout=timeout, max_retries=max_retries,
             max_in_flight=max_in_flight,
         )
-    from llm.hf import HFModel
+    from llm.hf import HFModel, auto_device, parse_dtype
 
     name = short_name(spec)
-    path = resolve(spec)
+    device = device or auto_device()
+    weights = str(parse_dtype(dtype, device)).removeprefix("torch.")  # short names are cached in this dtype
+    path = resolve(spec, dtype=weights)
     looks_local = spec.startswith((".", "/", "~")) or Path(spec).expanduser().exists()
     if name is None and looks_local and not Path(spec).expanduser().is_dir():
         if Path(spec).expanduser().exists():
             raise LMError(f"{spec!r} is a file, not a model folder (a GGUF file: see llm.models.convert_gguf)")
         raise LMError(f"model folder {spec!r} does not exist")
     return HFModel.from_pretrained(
-        str(Path(path).expanduser()) if looks_local else path, device=device, dtype=dtype,
+        str(Path(path).expanduser()) if looks_local else path, device=device, dtype=weights,
         batch_size=batch_size, trust_remote_code=trust_remote_code, name=name or spec,
     )

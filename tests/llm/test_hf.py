@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm.hf import HFModel, common_prefix, render_fallback
+from llm.hf import (
+    HFModel,
+    PackedLinears,
+    StopScanner,
+    auto_batch_size,
+    auto_dtype,
+    common_prefix,
+    cpu_flags,
+    cpu_has_native_bf16,
+    kv_batch_size,
+    parse_dtype,
+    render_fallback,
+    row_bytes,
+    target_logprobs,
+)
 from llm.lm import Generation, LanguageModel, LMError
 
 PROMPTS = [
@@ -252,3 +267,144 @@ def test_load_errors_are_one_line(tmp_path: Path, tiny_dir: Path) -> None:
         HFModel.from_pretrained(str(tiny_dir), device="cpu", dtype="float7")
     with pytest.raises(LMError, match="batch_size"):
         HFModel.from_pretrained(str(tiny_dir), device="cpu", batch_size=0)
+
+
+# ---- the fast path: agreement with transformers' own generate, finished rows, stop scanning, packing -------------
+
+MIXED = ["Hi", "The capital of France is", "Once upon a time, in a land far away, there lived", "a b c d e f g"]
+
+
+def hf_reference(model: HFModel, prompt: str, n: int, stop: Sequence[str] = ()) -> tuple[str, str, int]:
+    """Plain ``model.generate`` on one unpadded prompt (greedy), EOS dropped, cut at the first stop string."""
+    ids = torch.tensor([model.tokenizer(prompt).input_ids])
+    with torch.no_grad():
+        out = model.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
+                                   pad_token_id=model.pad_id)[0, ids.shape[1]:].tolist()
+    end = next((j + 1 for j, t in enumerate(out) if t in model.eos_ids), len(out))
+    text = model.tokenizer.decode([t for t in out[:end] if t not in model.eos_ids], skip_special_tokens=True)
+    cuts = [text.find(s) for s in stop if s in text]
+    if cuts:
+        return text[:min(cuts)], "stop", -1
+    return text, "stop" if end < len(out) or (out and out[-1] in model.eos_ids) else "length", end
+
+
+def test_greedy_matches_transformers_generate_with_left_padding(tiny_model: HFModel) -> None:
+    gens = with_batch(tiny_model, 4).generate(MIXED, max_new_tokens=12)
+    for prompt, g in zip(MIXED, gens):
+        text, reason, n = hf_reference(tiny_model, prompt, 12)
+        assert (g.text, g.finish_reason, g.new_tokens) == (text, reason, n)
+
+
+def test_stop_strings_match_transformers_generate_cut(tiny_model: HFModel) -> None:
+    full = [hf_reference(tiny_model, p, 16)[0] for p in MIXED]
+    stops = sorted({t.split()[1] for t in full if len(t.split()) > 2 and t.split()[1].isascii()})[:3]
+    assert stops  # noise text still has words to stop at
+    gens = with_batch(tiny_model, 4).generate(MIXED, max_new_tokens=16, stop=stops)
+    for prompt, text, g in zip(MIXED, full, gens):
+        want, reason, _ = hf_reference(tiny_model, prompt, 16, stops)
+        assert (g.text, g.finish_reason) == (want, reason)
+        if reason == "stop":
+            assert g.new_tokens < 16 and want == text[:len(want)]
+
+
+def test_finished_rows_leave_the_batch(tiny_model: HFModel) -> None:
+    full = [hf_reference(tiny_model, p, 16)[0] for p in MIXED]
+    stop = full[1].split()[1]  # prompt 1 stops early; the others may run on
+    sizes: list[int] = []
+    hook = tiny_model.model.register_forward_pre_hook(
+        lambda _m, _a, kw: sizes.append(kw["input_ids"].shape[0]), with_kwargs=True)
+    try:
+        batched = with_batch(tiny_model, 4).generate(MIXED, max_new_tokens=16, stop=[stop])
+    finally:
+        hook.remove()
+    alone = [with_batch(tiny_model, 1).generate([p], max_new_tokens=16, stop=[stop])[0] for p in MIXED]
+    assert batched == alone
+    assert sizes[0] == 4 and sizes[-1] < 4 and sizes == sorted(sizes, reverse=True)
+    assert len(sizes) == max(g.new_tokens for g in batched)
+
+
+def test_sampling_is_deterministic_per_seed(tiny_model: HFModel) -> None:
+    a = tiny_model.generate(MIXED, 10, temperature=0.7, seed=42, stop=["e"])
+    b = with_batch(tiny_model, 2).generate(MIXED, 10, temperature=0.7, seed=42, stop=["e"])
+    c = tiny_model.generate(MIXED, 10, temperature=0.7, seed=43, stop=["e"])
+    assert a == b and a != c
+
+
+@settings(max_examples=40, deadline=None)
+@given(tokens=st.lists(st.integers(0, 50256), min_size=1, max_size=24),
+       stops=st.lists(st.sampled_from(["e", " the", "\n", "ab", "\u00e9", "!!", "\ufffd"]), min_size=1, max_size=3))
+def test_stop_scanner_agrees_with_full_decoding(tiny_model: HFModel, tokens: list[int], stops: list[str]) -> None:
+    """At every prefix, the windowed scan finds a stop iff the full decode holds one, and cuts at the same place."""
+    tok = tiny_model.tokenizer
+    scanner = StopScanner(tok, stops)
+    for t in range(1, len(tokens) + 1):
+        text = tok.decode(tokens[:t], skip_special_tokens=True)
+        cuts = [text.find(s) for s in stops if s in text]
+        want = text[:min(cuts)] if cuts else None
+        assert scanner.find(tokens[:t]) == want
+        if want is not None:
+            break
+
+
+def test_target_logprobs_is_log_softmax_gather() -> None:
+    logits = torch.randn(5, 50, generator=torch.Generator().manual_seed(0))
+    targets = [3, 0, 49, 7, 7]
+    want = logits.double().log_softmax(-1)[torch.arange(5), torch.tensor(targets)].numpy()
+    np.testing.assert_allclose(target_logprobs(logits, targets), want, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tiny_bf16(tiny_dir: Path) -> HFModel:
+    return HFModel.from_pretrained(str(tiny_dir), device="cpu", dtype="bfloat16", batch_size=4, name="tiny-bf16")
+
+
+@pytest.mark.skipif(not PackedLinears.available(), reason="this torch build has no oneDNN bfloat16 ops")
+def test_packed_linears_compute_what_f_linear_does(tiny_bf16: HFModel) -> None:
+    assert tiny_bf16.packed is not None and tiny_bf16.dtype == torch.bfloat16
+    plain = HFModel(tiny_bf16.model, tiny_bf16.tokenizer, name="plain", batch_size=4, pack=False)
+    assert plain.packed is None
+    ids = torch.tensor([tiny_bf16.tokenizer("The capital of France is").input_ids])
+    with torch.inference_mode():
+        ref = tiny_bf16.model(input_ids=ids).logits.float()
+        with tiny_bf16.packed.active():
+            got = tiny_bf16.model(input_ids=ids).logits.float()
+    assert all("forward" not in vars(m) for m in tiny_bf16.model.modules())  # restored on exit
+    torch.testing.assert_close(got, ref, atol=2e-2, rtol=2e-2)
+    assert tiny_bf16.generate(MIXED, 8) == plain.generate(MIXED, 8)
+    np.testing.assert_allclose(tiny_bf16.logprob(MIXED, [" x"] * 4), plain.logprob(MIXED, [" x"] * 4), atol=5e-2)
+
+
+@pytest.mark.skipif(not PackedLinears.available(), reason="this torch build has no oneDNN bfloat16 ops")
+def test_packed_weights_follow_weight_updates(tiny_dir: Path) -> None:
+    model = HFModel.from_pretrained(str(tiny_dir), device="cpu", dtype="bfloat16", name="t")
+    before = model.logprob(["Hello"], [", world!"])[0]
+    with torch.no_grad():
+        model.model.lm_head.weight.mul_(2.0)  # in place (tied to the embedding): a stale pack would ignore it
+    after = model.logprob(["Hello"], [", world!"])[0]
+    fresh = HFModel(model.model, model.tokenizer, name="fresh", pack=False).logprob(["Hello"], [", world!"])[0]
+    assert after != pytest.approx(before, abs=1e-3) and after == pytest.approx(fresh, abs=5e-2)
+
+
+def test_auto_dtype_and_cpu_flags(tmp_path: Path) -> None:
+    assert cpu_has_native_bf16(frozenset({"avx512f", "avx512_bf16"}))
+    assert cpu_has_native_bf16(frozenset({"amx_bf16"}))
+    assert not cpu_has_native_bf16(frozenset({"avx2", "avx512f"}))
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx512_bf16\n\nprocessor\t: 1\n")
+    assert cpu_flags(info) == frozenset({"fpu", "sse", "avx512_bf16"}) and cpu_flags(tmp_path / "none") == frozenset()
+    assert auto_dtype("cpu") == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+    assert auto_dtype("mps") == torch.float32
+    assert parse_dtype(None, "mps") == torch.float32 and parse_dtype("bfloat16", "cpu") == torch.bfloat16
+    with pytest.raises(LMError, match="unknown dtype"):
+        parse_dtype("float7", "cpu")
+
+
+def test_batch_size_from_memory(tiny_model: HFModel) -> None:
+    assert kv_batch_size(10_000, 100) == 80 and kv_batch_size(50, 100) == 1 and kv_batch_size(10**12, 1) == 256
+    per_row = row_bytes(tiny_model.model.config, 100, torch.float32)
+    kv = 2 * 2 * 2 * 16 * 100 * 4  # k and v, 2 layers, 2 heads of 16, 100 positions, 4 bytes
+    assert per_row == kv + 4 * 50257 + 100 * (32 + 128) * 4 * 2
+    assert auto_batch_size(tiny_model.model) == 16  # not on a GPU
+    assert HFModel(tiny_model.model, tiny_model.tokenizer, name="a", batch_size="auto").batch_size == 16
+    with pytest.raises(LMError, match="batch_size"):
+        HFModel(tiny_model.model, tiny_model.tokenizer, name="a", batch_size="big")

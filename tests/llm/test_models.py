@@ -23,6 +23,7 @@ from llm.models import (
     REGISTRY,
     OfflineModel,
     concat_parts,
+    folder_name,
     materialise,
     resolve,
     short_name,
@@ -195,3 +196,46 @@ def test_smollm2_knows_paris(real_cache: Path) -> None:
     assert paris > london
     chat = model.generate([[{"role": "user", "content": "What is the capital of France? One word."}]], 8)[0]
     assert "Paris" in chat.text and chat.finish_reason == "stop"
+
+
+def test_dtype_variants_are_separate_folders(tmp_path: Path) -> None:
+    calls: list[tuple[str, ...]] = []
+
+    def build(folder: Path, *dtype: str) -> None:
+        calls.append(dtype)
+        (folder / "weights.bin").write_bytes(b"w")
+
+    entry = OfflineModel("two", "model", "x", (), "pip install nothing", build, ("float32", "bfloat16"))
+    single = OfflineModel("one", "model", "x", (), "pip install nothing", build)
+    assert folder_name(entry) == "two" and folder_name(entry, "bfloat16") == "two-bfloat16"
+    assert folder_name(single, "bfloat16") == "one"  # no bfloat16 variant: float32 folder
+    f32 = materialise("two", cache=tmp_path, entry=entry)
+    bf16 = materialise("two", cache=tmp_path, entry=entry, dtype="bfloat16")
+    assert (f32.name, bf16.name) == ("two", "two-bfloat16") and calls == [(), ("bfloat16",)]
+    assert json.loads((bf16 / MARKER).read_text())["dtype"] == "bfloat16"
+    assert materialise("two", cache=tmp_path, entry=entry, dtype="bfloat16") == bf16 and len(calls) == 2
+    assert materialise("one", cache=tmp_path, entry=single, dtype="bfloat16").name == "one" and calls[-1] == ()
+
+
+def test_load_model_dtype_default_and_override(tiny_dir: Path) -> None:
+    from llm.hf import auto_dtype
+
+    assert load_model("tiny-gpt2", device="cpu").dtype == auto_dtype("cpu")
+    assert load_model("tiny-gpt2", device="cpu", dtype="float32").dtype == torch.float32
+    assert load_model(str(tiny_dir), device="cpu", dtype="bfloat16").dtype == torch.bfloat16
+    with pytest.raises(LMError, match="unknown dtype"):
+        load_model("tiny-gpt2", device="cpu", dtype="float7")
+
+
+@pytest.mark.slow
+def test_smollm2_bfloat16_cache_holds_bfloat16(real_cache: Path) -> None:
+    """The bfloat16 variant is converted straight from the GGUF: every stored weight is BF16 and it still knows."""
+    from safetensors import safe_open
+
+    path = materialise("smollm2-135m", cache=real_cache, dtype="bfloat16")
+    assert path.name == "smollm2-135m-bfloat16"
+    with safe_open(str(path / "model.safetensors"), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"BF16"}
+    model = HFModel.from_pretrained(str(path), device="cpu", dtype="bfloat16", name="smollm2-135m")
+    paris, london = model.logprob(["The capital of France is"] * 2, [" Paris", " London"])
+    assert paris > london
