@@ -31,6 +31,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 from dataclasses import dataclass
@@ -58,11 +59,28 @@ SYNTHETIC_SIZES = {"test": 1319, "train": 7473, "validation": 500}
 SHOT_POOL = 2000  # few-shot examples are drawn from the first SHOT_POOL problems of the shot split
 
 
+#: Split precedence for de-duplication: a question generated for an earlier split is dropped from later ones.
+SYNTHETIC_PRECEDENCE = ("test", "validation", "train")
+
+
+@functools.lru_cache(maxsize=None)
+def _synthetic_split(split: str) -> tuple[Problem, ...]:
+    """A synthetic split with the questions of the splits before it in :data:`SYNTHETIC_PRECEDENCE` removed.
+
+    Different seeds can draw the same template with the same numbers (about 9% of the test questions recur in the
+    train seed), so disjoint seeds alone do not make disjoint splits; this does, and training never sees a test
+    question."""
+    earlier = SYNTHETIC_PRECEDENCE[: SYNTHETIC_PRECEDENCE.index(split)]
+    seen = {p.question for e in earlier for p in _synthetic_split(e)}
+    problems = synthetic_arithmetic(SYNTHETIC_SIZES[split], SYNTHETIC_SEEDS[split], split)
+    return tuple(p for p in problems if p.question not in seen)
+
+
 def _load_synthetic(split: str, path: PathLike, limit: int | None) -> list[Problem]:
     if path is not None:
         raise TaskError(f"the synthetic task is generated, it reads no files (got path={path!r})")
-    n = SYNTHETIC_SIZES[split] if limit is None else limit
-    return synthetic_arithmetic(n, SYNTHETIC_SEEDS[split], split)
+    problems = _synthetic_split(split)
+    return list(problems if limit is None else problems[:limit])
 
 
 def _math(problem: AnyProblem) -> Problem:
