@@ -316,23 +316,25 @@ class BatchSolution(NamedTuple):
     seconds: dict[str, float]  # wall-clock seconds of the phases ("gradient", "polish", "fallback").
 
 
-def polish(batch: GameBatch, scheme: np.ndarray, lam: np.ndarray, *, feas_tol: float = 1e-9) -> tuple[
-        np.ndarray, np.ndarray, np.ndarray]:
+def polish(batch: GameBatch, scheme: np.ndarray, lam: np.ndarray, *, feas_tol: float = 1e-9,
+           gap_tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact polish of approximate schemes; returns ``(scheme, bound, polished)`` (module docstring).
+
+    Candidate active sets are tried in turn (support thresholds ``1e-3, 1e-2, 1e-4`` of ``pi``; active rows by
+    ``lambda`` or by a small slack), each only on the games not yet certified to ``gap_tol`` (relative).
 
     Args:
         batch: the games.
         scheme: approximate schemes ``(B, m, n)`` (e.g. the augmented Lagrangian's).
         lam: approximate obedience prices ``(B, n, n)`` in the games' own units (``y``).
         feas_tol: feasibility tolerance of a polished vertex (relative to the utilities' range).
+        gap_tol: relative certified gap at which a game is done.
     """
     prior, u_s, u_r = batch
     B, m, n = u_s.shape
-    A, rhs = _system(batch)
-    c = u_s.reshape(B, m * n)
+    pairs = _pairs(n)
     x_approx = prior[:, :, None] * scheme
     g = obedience_slack(prior, u_r, scheme)
-    pairs = _pairs(n)
     span = np.maximum(np.ptp(u_r, axis=(1, 2)), 1e-300)
     sent = x_approx.sum(axis=1) > 1e-6  # (B, n)
     best_scheme = obedient_repair(prior, u_s, u_r, scheme)
@@ -342,29 +344,33 @@ def polish(batch: GameBatch, scheme: np.ndarray, lam: np.ndarray, *, feas_tol: f
     lam_pairs = lam[:, pairs[:, 0], pairs[:, 1]]
     g_pairs = g[:, pairs[:, 0], pairs[:, 1]] / span[:, None]
     scale_lam = np.maximum(lam_pairs.max(axis=1, keepdims=True), 1e-12)
+    by_lam, by_slack = lam_pairs > 1e-3 * scale_lam, np.abs(g_pairs) < 1e-3
     for supp_tol in (1e-3, 1e-2, 1e-4):
-        support = (x_approx > supp_tol * prior[:, :, None]) & (prior[:, :, None] > 0)
-        support = support.reshape(B, m * n)
-        for rows in (lam_pairs > 1e-3 * scale_lam, np.abs(g_pairs) < 1e-3):
-            rows = rows & sent[:, pairs[:, 0]]
-            active = np.concatenate([prior > 0, rows], axis=1)
-            x = _vertex(A, rhs, support, active).reshape(B, m, n)
-            cand, ok = _feasible_scheme(batch, x, feas_tol)
-            cand = obedient_repair(prior, u_s, u_r, cand)
-            val = scheme_value(prior, u_s, cand)
-            better = ok & (val > best_value)
-            best_scheme = np.where(better[:, None, None], cand, best_scheme)
-            best_value = np.where(better, val, best_value)
-            polished |= ok
+        for rows in (by_lam, by_slack):
+            idx = np.flatnonzero(bound - best_value > gap_tol * np.maximum(1.0, np.abs(bound)))
+            if not len(idx):
+                return best_scheme, bound, polished
+            sub = GameBatch(prior[idx], u_s[idx], u_r[idx])
+            A, rhs = _system(sub)
+            support = ((x_approx[idx] > supp_tol * prior[idx, :, None]) & (prior[idx, :, None] > 0)).reshape(-1, m * n)
+            active = np.concatenate([prior[idx] > 0, rows[idx] & sent[idx][:, pairs[:, 0]]], axis=1)
+            x = _vertex(A, rhs, support, active).reshape(-1, m, n)
+            cand, ok = _feasible_scheme(sub, x, feas_tol)
+            cand = obedient_repair(sub.prior, sub.sender_utility, sub.receiver_utility, cand)
+            val = scheme_value(sub.prior, sub.sender_utility, cand)
+            better = ok & (val > best_value[idx])
+            best_scheme[idx[better]] = cand[better]
+            best_value[idx[better]] = val[better]
+            polished[idx] |= ok
             # dual prices on the vertex's own support and tight rows (square when the vertex is non-degenerate)
             xv = np.clip(x, 0.0, None)
-            gv = obedience_slack(prior, u_r, xv / np.maximum(prior, 1e-300)[:, :, None])
-            tight = (np.abs(gv[:, pairs[:, 0], pairs[:, 1]]) <= 1e-9 * span[:, None]) & (xv.sum(axis=1) > 1e-12)[
-                :, pairs[:, 0]]
-            v_active = np.concatenate([prior > 0, tight], axis=1)
-            y = _prices(A, c, (xv > 1e-12).reshape(B, m * n), v_active, m, n)
-            y = _price_unsent(batch, y, xv.sum(axis=1) > 1e-12)
-            bound = np.minimum(bound, dual_bound(prior, u_s, u_r, y))
+            gv = obedience_slack(sub.prior, sub.receiver_utility, xv / np.maximum(sub.prior, 1e-300)[:, :, None])
+            tight = (np.abs(gv[:, pairs[:, 0], pairs[:, 1]]) <= 1e-9 * span[idx, None]) & (
+                xv.sum(axis=1) > 1e-12)[:, pairs[:, 0]]
+            v_active = np.concatenate([sub.prior > 0, tight], axis=1)
+            y = _prices(A, sub.sender_utility.reshape(-1, m * n), (xv > 1e-12).reshape(-1, m * n), v_active, m, n)
+            y = _price_unsent(sub, y, xv.sum(axis=1) > 1e-12)
+            bound[idx] = np.minimum(bound[idx], dual_bound(sub.prior, sub.sender_utility, sub.receiver_utility, y))
     return best_scheme, bound, polished
 
 
@@ -403,7 +409,7 @@ def solve_batch(
                                     else state.logits, axis=-1), dtype=float)
     raw = raw / raw.sum(axis=-1, keepdims=True)
     y = np.asarray(state.lam, float) * (np.asarray(data.s_scale, float) / np.asarray(data.r_scale, float))[:, None, None]
-    scheme, bound, polished = polish(batch, raw, y)
+    scheme, bound, polished = polish(batch, raw, y, gap_tol=gap_tol)
     value = scheme_value(prior, u_s, scheme)
     times["polish"] = time.perf_counter() - t0
     t0 = time.perf_counter()

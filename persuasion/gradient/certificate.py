@@ -95,3 +95,36 @@ def obedient_repair(prior: np.ndarray, u_s: np.ndarray, u_r: np.ndarray, scheme:
     target = np.where(sent, target, np.arange(n))
     move = (target[..., :, None] == np.arange(n)).astype(float)  # move[a, b] = 1 iff b(a) = b
     return np.einsum("...sa,...ab->...sb", scheme, move)
+
+
+def full_disclosure_scheme(u_s: np.ndarray, u_r: np.ndarray) -> np.ndarray:
+    """Each state recommends the receiver's best response to it (ties within ``TIE_TOL`` to the sender's taste).
+
+    Obedient at every prior: each signal's posterior is a mixture of states that all have it as a best response.
+    """
+    u_s, u_r = np.asarray(u_s, float), np.asarray(u_r, float)
+    span = np.ptp(u_r, axis=(-2, -1))[..., None, None]
+    near = u_r >= u_r.max(axis=-1, keepdims=True) - TIE_TOL * np.maximum(span, 1e-300)
+    best = np.argmax(np.where(near, u_s, -np.inf), axis=-1)
+    return (best[..., None] == np.arange(u_s.shape[-1])).astype(float)
+
+
+def mix_to_obedience(prior: np.ndarray, u_s: np.ndarray, u_r: np.ndarray, scheme: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray]:
+    """The least mixture ``(1 - delta) pi + delta pi_FD`` with full disclosure that is obedient; returns it and ``delta``.
+
+    Obedience is linear in the scheme, so ``g(delta) = (1 - delta) g(pi) + delta g(pi_FD)`` with ``g(pi_FD) >= 0``;
+    a violated row ``g(pi)[a, a'] < 0`` is fixed from ``delta = -g(pi) / (g(pi_FD) - g(pi))`` on. ``delta`` is the
+    largest of these (1 when a violated row has ``g(pi_FD) = 0``). The value lost is at most ``delta`` times the
+    utilities' range, so a nearly obedient scheme (a trained one) loses little, instead of losing a whole signal to
+    :func:`obedient_repair`. Apply :func:`obedient_repair` afterwards to absorb rounding.
+    """
+    pi = np.asarray(scheme, float)
+    fd = full_disclosure_scheme(u_s, u_r)
+    g_pi, g_fd = obedience_slack(prior, u_r, pi), obedience_slack(prior, u_r, fd)
+    bad = g_pi < 0
+    denom = np.where(bad, g_fd - g_pi, 1.0)
+    need = np.where(bad, np.where(denom > 0, -g_pi / np.where(denom > 0, denom, 1.0), 1.0), 0.0)
+    delta = np.clip(need.max(axis=(-2, -1)), 0.0, 1.0)
+    d = delta[..., None, None]
+    return (1.0 - d) * pi + d * fd, delta

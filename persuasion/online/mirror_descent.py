@@ -2,35 +2,40 @@
 
 Setting: as :mod:`persuasion.online.robust_learner` (unknown prior ``mu0``, the sender knows ``u_S`` and ``u_R``
 and observes each state ``s_t``, then the action taken). The scheme is ``pi_t = softmax(theta_t)`` row by row.
-After round ``t``, with ``mu_hat_t`` the empirical prior of the states seen, the learner takes one primal-dual
-step on the Lagrangian of the persuasion LP at ``mu_hat_t`` with an obedience margin ``eps_t = c / sqrt(t)``
-(utilities rescaled as in :mod:`persuasion.gradient.batched`):
+After round ``t``, with ``mu_hat_t`` the empirical prior of the states seen, the learner takes ``inner``
+mirror-descent steps on the augmented Lagrangian of the persuasion LP at ``mu_hat_t`` (utilities rescaled as in
+:mod:`persuasion.gradient.batched`) with the obedience rows tightened by a margin
+``eps_t = c sqrt(m / t)`` (of the order of ``||mu_hat_t - mu0||_1``, which bounds how much the obedience slack at
+``mu_hat_t`` can overstate the slack at ``mu0``), then one multiplier step:
 
 .. math::
 
-    \\theta_{t+1}(s, a) = \\theta_t(s, a) + \\eta_t \\Big(u_S(s, a) + \\sum_{a'} \\lambda_t(a, a')
-        \\big(u_R(s, a) - u_R(s, a')\\big)\\Big), \\qquad
-    \\lambda_{t+1} = \\max\\big(0, \\lambda_t - \\eta'_t (\\hat g_t - \\varepsilon_t)\\big)
+    \\theta \\leftarrow \\theta + \\eta \\Big(u_S(s, a) + \\sum_{a'} \\nu_{aa'}
+        \\big(u_R(s, a) - u_R(s, a')\\big)\\Big), \\quad \\nu = \\max\\big(0, \\lambda - \\rho (\\hat g - \\varepsilon_t)\\big);
+    \\qquad
+    \\lambda_{t+1} = \\max\\big(0, \\lambda_t - \\rho (\\hat g_t - \\varepsilon_t)\\big)
         + \\kappa\\, 1[b_t \\ne \\sigma_t]\\, e_{\\sigma_t b_t},
 
-where ``g_hat_t[a, a'] = sum_s mu_hat_t(s) pi_t(a | s) (u_R(s, a) - u_R(s, a'))`` ``eta_t = eta / sqrt(t)`` and ``eta'_t = eta' / sqrt(t)`` (a larger dual step keeps the scheme obedient).
-The theta step is exponentiated gradient (mirror descent with the entropy map) on each row, ascent on the
-Lagrangian ``V + <lambda, g - eps>``; the multiplier step is projected descent. The last term is the feedback:
-when the receiver does not follow recommendation ``sigma_t`` and takes ``b_t``, the obedience row
-``(sigma_t, b_t)`` is violated at the true prior, and its price is raised by ``kappa``.
+where ``g_hat[a, a'] = sum_s mu_hat_t(s) pi(a | s) (u_R(s, a) - u_R(s, a'))``. The theta step is exponentiated
+gradient (mirror descent with the entropy map) on each row, fed the gradient in the joint ``x = mu_hat pi`` as in
+:func:`persuasion.gradient.al_update`; warm-started from the previous round, the iterates track the LP optimum at
+``mu_hat_t`` as it moves. The last term is the feedback: when the receiver does not follow recommendation
+``sigma_t`` and takes ``b_t``, the obedience row ``(sigma_t, b_t)`` is violated at the true prior, and its price
+is raised by ``kappa``.
 
-No regret bound is claimed for this learner: it is a gradient-based alternative to the LP-based learners,
-measured against them in ``experiments/regret_toy.py`` (docs/jax.md reports its fitted regret slope).
+No regret bound is claimed for this learner: it is a gradient-based alternative to the LP-based learners, measured
+against them in ``experiments/regret_toy.py`` (docs/jax.md reports its fitted regret slope).
 
 References:
     A. Nemirovski, D. Yudin. Problem Complexity and Method Efficiency in Optimization. Wiley, 1983 (mirror descent).
-    M. Mahdavi, R. Jin, T. Yang. Trading regret for efficiency: online convex optimization with long term
-        constraints. JMLR 13, 2012 (online primal-dual steps).
+    R. T. Rockafellar. A dual approach to solving nonlinear programming problems by unconstrained optimization.
+        Math. Programming 5, 1973 (the augmented Lagrangian).
     Y. Zu, K. Iyer, H. Xu. Learning to Persuade on the Fly. EC 2021 (the setting).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -49,9 +54,9 @@ class MirrorDescentState(NamedTuple):
     counts: jax.Array  # shape=(m,), float32: how often each state was observed.
     u_s: jax.Array  # shape=(m, n), float32: u_S rescaled to [0, 1].
     u_r: jax.Array  # shape=(m, n), float32: u_R shifted per state and rescaled to [-1, 0].
-    eta: jax.Array  # shape=(), float32: base step of theta.
-    dual_eta: jax.Array  # shape=(), float32: base step of lambda.
-    margin: jax.Array  # shape=(), float32: c in eps_t = c / sqrt(t).
+    eta: jax.Array  # shape=(), float32: mirror step.
+    rho: jax.Array  # shape=(), float32: penalty weight (and multiplier step).
+    margin: jax.Array  # shape=(), float32: c in eps_t = c sqrt(m / t).
     kappa: jax.Array  # shape=(), float32: price increase per observed deviation.
 
 
@@ -61,25 +66,32 @@ def _act(state: MirrorDescentState, key: jax.Array, obs: jax.Array) -> Decision:
     return Decision(scheme, signal, jnp.zeros((), jnp.int32))
 
 
-def _update(state: MirrorDescentState, feedback: Feedback) -> MirrorDescentState:
+def _slack(mu: jax.Array, u_r: jax.Array, pi: jax.Array) -> jax.Array:
+    gram = (mu[:, None] * pi).T @ u_r
+    return jnp.diag(gram)[:, None] - gram
+
+
+def _update(state: MirrorDescentState, feedback: Feedback, inner: int) -> MirrorDescentState:
     counts = state.counts.at[feedback.state].add(1.0)
     t = counts.sum()
     mu_hat = counts / t
-    step = state.eta / jnp.sqrt(t)
-    pi = jax.nn.softmax(state.logits, axis=-1)
-    n = pi.shape[-1]
-    off = 1.0 - jnp.eye(n, dtype=pi.dtype)
-    gram = (mu_hat[:, None] * pi).T @ state.u_r
-    g = jnp.diag(gram)[:, None] - gram
-    lam = state.lam
-    # d/dx[s, a] of V + <lam, g>: u_S[s, a] + sum_a' lam[a, a'] (u_R[s, a] - u_R[s, a'])
-    ascent = state.u_s + state.u_r * lam.sum(axis=1)[None, :] - state.u_r @ lam.T
-    logits = state.logits + step * ascent
-    logits = logits - logits.max(axis=-1, keepdims=True)  # softmax-invariant; keeps float32 in range
-    deviated = (feedback.action != feedback.signal).astype(pi.dtype)
+    m, n = state.logits.shape
+    off = 1.0 - jnp.eye(n, dtype=state.logits.dtype)
+    eps = state.margin * jnp.sqrt(m / t)
+
+    def step(_, logits):
+        pi = jax.nn.softmax(logits, axis=-1)
+        nu = off * jnp.maximum(0.0, state.lam - state.rho * (_slack(mu_hat, state.u_r, pi) - eps))
+        # d/dx[s, a] of V + <nu, g>: u_S[s, a] + sum_a' nu[a, a'] (u_R[s, a] - u_R[s, a'])
+        ascent = state.u_s + state.u_r * nu.sum(axis=1)[None, :] - state.u_r @ nu.T
+        logits = logits + state.eta * ascent
+        return logits - logits.max(axis=-1, keepdims=True)  # softmax-invariant; keeps float32 in range
+
+    logits = jax.lax.fori_loop(0, inner, step, state.logits)
+    g = _slack(mu_hat, state.u_r, jax.nn.softmax(logits, axis=-1))
+    deviated = (feedback.action != feedback.signal).astype(logits.dtype)
     bump = state.kappa * deviated * jax.nn.one_hot(feedback.signal, n)[:, None] * jax.nn.one_hot(feedback.action, n)
-    dual_step = state.dual_eta / jnp.sqrt(t)
-    lam = off * (jnp.maximum(0.0, lam - dual_step * (g - state.margin / jnp.sqrt(t))) + bump)
+    lam = off * (jnp.maximum(0.0, state.lam - state.rho * (g - eps)) + bump)
     return state._replace(logits=logits, lam=lam, counts=counts)
 
 
@@ -87,20 +99,22 @@ def mirror_descent_learner(
     sender_utility: np.ndarray,
     receiver_utility: np.ndarray,
     *,
-    eta: float = 2.0,
-    dual_eta: float = 5.0,
+    eta: float = 0.5,
+    rho: float = 5.0,
     margin: float = 0.5,
-    kappa: float = 0.1,
+    kappa: float = 0.05,
+    inner: int = 4,
 ) -> Algorithm:
     """The online mirror-descent learner for an unknown prior (module docstring).
 
     Args:
         sender_utility: ``u_S``, shape ``(m, n)``.
         receiver_utility: ``u_R``, shape ``(m, n)`` (the prior is not an argument: the sender does not know it).
-        eta: base step ``eta`` of ``theta`` (``eta_t = eta / sqrt(t)``), in rescaled utility units.
-        dual_eta: base step of ``lambda`` (``dual_eta / sqrt(t)`` in place of ``eta_t`` in its update).
-        margin: ``c`` in the obedience margin ``eps_t = c / sqrt(t)``.
+        eta: mirror step, in rescaled utility units.
+        rho: penalty weight of the augmented Lagrangian (also the multiplier step).
+        margin: ``c`` in the obedience margin ``eps_t = c sqrt(m / t)``.
         kappa: price increase per observed deviation.
+        inner: mirror steps per round.
 
     Example:
         >>> import jax
@@ -113,8 +127,9 @@ def mirror_descent_learner(
     if u_s.ndim != 2 or u_r.shape != u_s.shape or not (np.all(np.isfinite(u_s)) and np.all(np.isfinite(u_r))):
         raise GameError(f"mirror_descent_learner needs finite u_S and u_R of one shape (m, n), got {u_s.shape} "
                         f"and {u_r.shape}")
-    if not (eta > 0 and dual_eta > 0 and margin >= 0 and kappa >= 0):
-        raise GameError(f"need eta > 0, margin >= 0, kappa >= 0; got {eta}, {margin}, {kappa}")
+    if not (eta > 0 and rho > 0 and margin >= 0 and kappa >= 0 and inner >= 1):
+        raise GameError(f"need eta > 0, rho > 0, margin >= 0, kappa >= 0, inner >= 1; got {eta}, {rho}, {margin}, "
+                        f"{kappa}, {inner}")
     m, n = u_s.shape
     us = (u_s - u_s.min()) / max(float(np.ptp(u_s)), 1e-12)
     shifted = u_r - u_r.max(axis=1, keepdims=True)
@@ -122,11 +137,11 @@ def mirror_descent_learner(
     f32 = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
     start = MirrorDescentState(
         logits=f32(np.zeros((m, n))), lam=f32(np.zeros((n, n))), counts=f32(np.zeros(m)), u_s=f32(us),
-        u_r=f32(ur), eta=f32(eta), dual_eta=f32(dual_eta), margin=f32(margin), kappa=f32(kappa),
+        u_r=f32(ur), eta=f32(eta), rho=f32(rho), margin=f32(margin), kappa=f32(kappa),
     )
 
     def init(key):
         del key
         return start
 
-    return Algorithm(init, _act, _update, None, "mirror_descent")
+    return Algorithm(init, _act, partial(_update, inner=int(inner)), None, "mirror_descent")

@@ -25,5 +25,5 @@ def test_it_runs_in_the_simulator_and_beats_no_disclosure():
 def test_bad_arguments():
     with pytest.raises(GameError, match="one shape"):
         mirror_descent_learner(np.zeros((2, 2)), np.zeros((3, 2)))
-    with pytest.raises(GameError, match="eta > 0"):
+    with pytest.raises(GameError, match="eta > 0, rho > 0"):
         mirror_descent_learner(np.zeros((2, 2)), np.zeros((2, 2)), eta=0.0)
