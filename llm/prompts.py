@@ -44,9 +44,6 @@ ADVISOR_STOP = ("\n\n", "\nProblem:", "\nQuestion:", "\nApproach:")
 #: Model-free signal for an item (used by ``template_signal`` and when the Advisor's text comes back empty).
 SIGNAL_TEMPLATE = "Suggested approach: {name}. {hint_text}"
 
-#: How a signal reaches the Receiver when it answers: prepended to the task's own prompt.
-RECEIVER_PROMPT_SIGNAL = "Advisor's hint: {signal}\n\n{task_prompt}"
-
 #: How an information item's text reaches the Receiver as prose, placed by the task (``llm.tasks``): a line before
 #: the math question, or a sentence in the user message of a chat.
 HINT_LINE = "Hint: {hint}"
@@ -114,10 +111,3 @@ def hint_comment(hint: str) -> str:
 def has_hint(hint: str | None) -> bool:
     """Whether ``hint`` carries any text (``None`` and blank hints mean: no information)."""
     return hint is not None and bool(str(hint).strip())
-
-
-def receiver_prompt(task_prompt: str, signal: str | None = None) -> str:
-    """The Receiver's answer prompt: the task's prompt, preceded by the signal (:data:`RECEIVER_PROMPT_SIGNAL`)."""
-    if signal is None:
-        return task_prompt
-    return RECEIVER_PROMPT_SIGNAL.format(signal=one_line(signal), task_prompt=task_prompt)

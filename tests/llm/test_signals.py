@@ -136,12 +136,6 @@ def test_draw_signal_item_errors_are_one_line(scheme, state, needle):
     assert needle in one_line_error(excinfo)
 
 
-def test_receiver_prompt_prepends_the_signal_on_one_line():
-    assert prompts.receiver_prompt("Solve: 2+2") == "Solve: 2+2"
-    out = prompts.receiver_prompt("Solve: 2+2", "add\nthe numbers")
-    assert out == prompts.RECEIVER_PROMPT_SIGNAL.format(signal="add the numbers", task_prompt="Solve: 2+2")
-
-
 def test_belief_prompt_lists_options_sorted_and_puts_the_signal_on_one_line():
     text = prompts.belief_prompt("Q?", ["b item", "A item", "c item"], "go\n  on")
     assert text == prompts.BELIEF_PROMPT_SIGNAL.format(question="Q?", options="A item; b item; c item", signal="go on")

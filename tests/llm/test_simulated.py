@@ -13,7 +13,6 @@ from scipy.stats import binomtest
 from llm.beliefs import receiver_beliefs
 from llm.lm import LanguageModel, LMError
 from llm.load import load_model
-from llm.prompts import receiver_prompt
 from llm.signals import template_signal
 from llm.simulated import (
     SimulatedReceiver,
@@ -38,8 +37,7 @@ def _signal(item_id: str) -> str:
 
 
 def _prompt(problem, item_id: str | None) -> str:
-    task_prompt = TASK.prompt(problem)
-    return task_prompt if item_id is None else receiver_prompt(task_prompt, _signal(item_id))
+    return TASK.prompt(problem, hint=None if item_id is None else _signal(item_id))
 
 
 def _of_group(group: str, n: int, seed: int = 1):
@@ -150,7 +148,7 @@ def test_wrong_answers_are_graded_wrong_and_right_ones_right() -> None:
 def test_chat_prompts_and_few_shot_prompts_read_the_asked_question() -> None:
     shots = synthetic_arithmetic(3, 1, "train")
     problem = synthetic_arithmetic(5, 0)[4]
-    prompt = receiver_prompt(TASK.prompt(problem, shots), _signal("work_backwards"))
+    prompt = TASK.prompt(problem, shots, hint=_signal("work_backwards"))
     reading = RX.read(prompt)
     assert reading.problem.id == problem.id and reading.item == "work_backwards"
     chat = TASK.prompt(problem, shots, chat=True)
@@ -161,10 +159,10 @@ def test_chat_prompts_and_few_shot_prompts_read_the_asked_question() -> None:
 def test_hint_text_alone_and_earliest_item_win() -> None:
     problem = synthetic_arithmetic(1, 0)[0]
     hint = CAT.get("unit_rates").hint_text
-    assert RX.read(receiver_prompt(TASK.prompt(problem), hint)).item == "unit_rates"
+    assert RX.read(TASK.prompt(problem, hint=hint)).item == "unit_rates"
     both = "Try to work backwards, or make a table."
-    assert RX.read(receiver_prompt(TASK.prompt(problem), both)).item == "work_backwards"
-    assert RX.read(receiver_prompt(TASK.prompt(problem), "Think carefully.")).item is None
+    assert RX.read(TASK.prompt(problem, hint=both)).item == "work_backwards"
+    assert RX.read(TASK.prompt(problem, hint="Think carefully.")).item is None
 
 
 def test_beliefs_are_recovered_exactly() -> None:
