@@ -21,6 +21,7 @@ from matplotlib.tri import Triangulation
 from persuasion.concavify import COLLINEAR_TOL, breakpoints, concavify, indirect_value, upper_hull
 from persuasion.errors import GameError
 from persuasion.game import Game
+from persuasion.simplex import simplex_mesh as simplex_grid  # the triangle mesh of the belief simplex
 from persuasion.reference import TIE_TOL, best_responses, no_disclosure, tie_tolerance
 from persuasion.solve import solve
 
@@ -194,28 +195,6 @@ def plot_typed_concavification(game: Game, ax: Axes | None = None) -> Axes:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     return ax
-
-
-def simplex_grid(resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    """Beliefs ``(i, j, k) / N`` with ``i + j + k = N`` and the small triangles between them.
-
-    Returns:
-        ``beliefs`` of shape ``(P, 3)`` and ``triangles`` of shape ``(N**2, 3)`` (indices into ``beliefs``).
-    """
-    n = int(resolution)
-    index = {}
-    beliefs = []
-    for j in range(n + 1):
-        for k in range(n + 1 - j):
-            index[j, k] = len(beliefs)
-            beliefs.append((n - j - k, j, k))
-    tris = []
-    for j in range(n):
-        for k in range(n - j):
-            tris.append((index[j, k], index[j + 1, k], index[j, k + 1]))
-            if j + k < n - 1:
-                tris.append((index[j + 1, k], index[j + 1, k + 1], index[j, k + 1]))
-    return np.array(beliefs, dtype=float) / n, np.array(tris, dtype=np.int64)
 
 
 def to_cartesian(beliefs: np.ndarray) -> np.ndarray:

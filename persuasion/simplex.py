@@ -36,6 +36,7 @@ def simplex_mesh(steps: int) -> tuple[np.ndarray, np.ndarray]:
         >>> beliefs.shape, triangles.shape
         ((6, 3), (4, 3))
     """
+    steps = int(steps)
     beliefs = simplex_grid(3, steps)
     lattice = np.rint(beliefs * steps).astype(int)
     at = {(int(j), int(k)): r for r, (_, j, k) in enumerate(lattice)}  # point (steps - j - k, j, k)
