@@ -1,11 +1,13 @@
 """Bayesian Persuasion Alignment on math word problems (GSM8K; offline synthetic stand-in).
 
-The Advisor (default SmolLM2-135M-Instruct offline; ``gpt2`` in the paper) learns from Receiver feedback on the
-training split which information item to signal and how; Receivers are evaluated on the test split under the
-baseline, prior and persuasion conditions (see ``llm/bpa.py`` and ``docs/method.md``). ``--method`` puts the
+The Advisor (default SmolLM2-135M-Instruct offline; ``gpt2`` in the paper; ``template`` for none) learns from
+Receiver feedback on the training split which information item helps on which problem, and how to say it;
+Receivers are evaluated on the test split under the baseline, prior, posterior and signal conditions, with random
+and oracle as references (``llm/bpa/`` and ``docs/method.md``). ``--method`` puts the
 decoupled alignment methods side by side with persuasion on the same Receivers and problems: Aligner, Aligner
 squad with an inspector, Linear Alignment (``llm/methods/``, ``docs/methods.md``).
 
+    python experiments/llm_math.py --task synthetic --out runs/sim          # the simulated Receiver (known optimum)
     python experiments/llm_math.py --smoke --out runs/smoke-math            # every method, tiny models, ~30 s
     python experiments/llm_math.py --receiver gemma3-270m --receiver smollm2-135m --limit 50 --out runs/math
     python experiments/llm_math.py --method all --receiver smollm2-135m --limit 50 --train-limit 64 \\
