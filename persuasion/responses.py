@@ -71,19 +71,29 @@ def best_responses(
         raise GameError(f"beliefs of shape {beliefs.shape} do not match u_R of shape {u_r.shape}")
     typed = u_r.ndim == 3
     u_k = u_r if typed else u_r[None]  # (K, m, n)
-    rec = np.einsum("...s,ksa->...ka", beliefs, u_k)  # (..., K, n)
-    scale = tol * np.maximum(1.0, np.abs(u_k).max(axis=(1, 2), initial=0.0))  # (K,)
-    mass = beliefs.sum(axis=-1)[..., None, None]
-    tied = rec >= rec.max(axis=-1, keepdims=True) - scale[:, None] * mass
-    if u_s is None:
-        out = np.argmax(tied, axis=-1)
-    else:
+    send = None
+    if u_s is not None:
         u_s = np.asarray(u_s, dtype=float)
         if u_s.shape != u_k.shape[1:]:
             raise GameError(f"u_S has shape {u_s.shape}, expected {u_k.shape[1:]} like u_R")
-        send = np.where(tied, (beliefs @ u_s)[..., None, :], -np.inf)
-        out = np.argmax(send, axis=-1)
+        send = beliefs @ u_s
+    rec = np.einsum("...s,ksa->...ka", beliefs, u_k)  # (..., K, n)
+    out = _favoured(rec, send, _slack(u_k, tol) * beliefs.sum(axis=-1)[..., None])
     return out if typed else out[..., 0]
+
+
+def _slack(u_k: np.ndarray, tol: float) -> np.ndarray:
+    """Each type's absolute tie tolerance at a normalised belief, ``tol * max(1, max |u_R^k|)``, shape ``(K,)``."""
+    return tol * np.maximum(1.0, np.abs(u_k).max(axis=(1, 2), initial=0.0))
+
+
+def _favoured(rec: np.ndarray, send: np.ndarray | None, slack: np.ndarray) -> np.ndarray:
+    """The sender's favourite (by ``send``, shape ``(..., n)``; lowest index without it) among the actions whose
+    receiver value ``rec`` (..., K, n) is within ``slack`` (..., K) of the best; shape ``(..., K)``."""
+    tied = rec >= rec.max(axis=-1)[..., None] - slack[..., None]
+    if send is None:
+        return np.argmax(tied, axis=-1)
+    return np.argmax(np.where(tied, send[..., None, :], -np.inf), axis=-1)
 
 
 def best_response(
@@ -108,6 +118,15 @@ def best_response(
 def type_best_responses(game: Game, beliefs: np.ndarray, *, tol: float = TIE_TOL) -> np.ndarray:
     """Every type's sender-favoured best response to ``beliefs`` (..., m) in ``game``; shape ``(..., K)``."""
     return best_responses(game.typed_receiver_utility(), beliefs, game.sender_utility, tol=tol)
+
+
+def state_best_responses(game: Game, *, tol: float = TIE_TOL) -> np.ndarray:
+    """Every type's sender-favoured best response when the state is known, ``a*_k(e_s)``; shape ``(m, K)``.
+
+    ``type_best_responses(game, np.eye(m))`` without the ``m x m`` identity.
+    """
+    u_k = game.typed_receiver_utility()
+    return _favoured(u_k.transpose(1, 0, 2), game.sender_utility, np.broadcast_to(_slack(u_k, tol), (game.m, game.K)))
 
 
 # ------------------------------------------------------------------------------------------------- profiles
@@ -141,7 +160,7 @@ def full_disclosure_scheme(game: Game, *, tol: float = TIE_TOL) -> np.ndarray:
         >>> full_disclosure_scheme(Game([0.7, 0.3], [[0, 1], [0, 1]], [[1, 0], [0, 1]])).tolist()
         [[1.0, 0.0], [0.0, 1.0]]
     """
-    signals = profile_index(type_best_responses(game, np.eye(game.m), tol=tol), game.n)
+    signals = profile_index(state_best_responses(game, tol=tol), game.n)
     scheme = np.zeros((game.m, game.n**game.K))
     scheme[np.arange(game.m), signals] = 1.0
     return scheme

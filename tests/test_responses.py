@@ -22,6 +22,7 @@ from persuasion.responses import (
     no_disclosure_scheme,
     profile_index,
     scheme_from_joint,
+    state_best_responses,
     tie_tolerance,
     type_best_responses,
 )
@@ -52,6 +53,7 @@ def test_every_consumer_breaks_a_near_tie_the_same_way(gap, favoured):
     assert best_response(game.receiver_utility, e1, game.sender_utility) == favoured
     assert best_responses(game.receiver_utility, 7.0 * e1, game.sender_utility) == favoured  # unnormalised belief
     assert type_best_responses(typed_game, e1).tolist() == [favoured, favoured]
+    assert state_best_responses(typed_game)[1].tolist() == [favoured, favoured]
     assert full_disclosure_scheme(game)[1, favoured] == 1.0
     assert reference.full_disclosure(game).scheme[1, favoured] == 1.0
     assert solve(game).scheme[1, favoured] == 1.0  # zero-prior row of the LP solution
@@ -76,6 +78,7 @@ def test_typed_best_responses_are_each_types_own(game):
     for k in range(game.K):
         own = best_responses(game.typed_receiver_utility()[k], beliefs, game.sender_utility)
         assert both[:, k].tolist() == own.tolist()
+    assert state_best_responses(game).tolist() == both[: game.m].tolist()  # knowing the state = belief e_s
 
 
 def test_bad_shapes_raise_one_line_errors():

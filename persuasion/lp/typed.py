@@ -72,8 +72,8 @@ from persuasion.responses import (
     full_disclosure_scheme,
     profile_index,
     scheme_from_joint,
+    state_best_responses,
     tie_tolerance,
-    type_best_responses,
 )
 from persuasion.results import ResultMixin, frozen, offdiag_min, type_names
 
@@ -455,7 +455,7 @@ class PublicLP:
             cons.append(obey @ self.x >= 0)
         per_type = self._sender.transpose(2, 0, 1).reshape(K, m * P)  # row k: u_S(s, p_k) over x
         self.problem = cp.Problem(cp.Maximize(self.weight @ (per_type @ self.x)), cons)
-        favoured = type_best_responses(game, np.eye(m))  # (m, K): zero-prior rows send this profile when kept
+        favoured = state_best_responses(game)  # (m, K): zero-prior rows send this profile when kept
         hit = (profiles[None, :, :] == favoured[:, None, :]).all(axis=2)  # (m, P)
         self._fill = hit & (np.cumsum(hit, axis=1) == 1)  # the first match only (profiles are distinct anyway)
         self.setup_time = time.perf_counter() - t0
@@ -651,7 +651,7 @@ def solve_private(game: Game, *, solvers: tuple[str, ...] = DEFAULT_SOLVERS) -> 
     xv = np.clip(np.asarray(X.value, dtype=float).reshape(K, m, n), 0.0, None)
 
     fill = np.zeros((K, m, n))  # zero-prior rows: each type's sender-preferred best response to the state
-    fill[np.arange(K)[None, :], np.arange(m)[:, None], type_best_responses(game, np.eye(m))] = 1.0
+    fill[np.arange(K)[None, :], np.arange(m)[:, None], state_best_responses(game)] = 1.0
     scheme = np.stack([scheme_from_joint(xv[k], prior, fill[k]) for k in range(K)])
     joint = prior[None, :, None] * scheme  # (K, m, n)
     action_prob = joint.sum(axis=1)
