@@ -9,9 +9,6 @@ class SolverError(RuntimeError):
     """The LP solver failed on every backend tried (HiGHS, then Clarabel)."""
 
 
-class FitError(GameError):
-    """A regression fit that cannot be made (mismatched shapes, too few or non-positive points).
-
-    Its own type, a ``ValueError``; it derives from :class:`GameError` only so that code written when fits raised
-    ``GameError`` still catches it.
-    """
+class FitError(ValueError):
+    """A regression fit that cannot be made (mismatched shapes, too few or non-positive points): a statistics
+    error, not a game error."""

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from persuasion.errors import GameError
+from persuasion.errors import FitError, GameError
 from persuasion.online import band, fit_exponents, loglog_slope, seed_bound, summarize
 from persuasion.online.analysis import log_grid
 from persuasion.online.simulate import Trace
@@ -23,7 +23,7 @@ def test_slope_is_nan_without_positive_data():
     t = np.array([1e3, 1e4, 1e5])
     assert math.isnan(loglog_slope(t, np.zeros(3)))
     assert math.isnan(loglog_slope(t, t, 2e5, 3e5))
-    with pytest.raises(GameError, match="same shape"):
+    with pytest.raises(FitError, match="same shape"):
         loglog_slope(t, t[:2])
 
 
@@ -38,7 +38,7 @@ def test_fit_exponents_recovers_alpha_and_beta(alpha, beta, log_c, seed):
 
 
 def test_fit_exponents_needs_two_values_of_each():
-    with pytest.raises(GameError, match="two distinct"):
+    with pytest.raises(FitError, match="two distinct"):
         fit_exponents(np.array([2.0, 2.0]), np.array([1e3, 1e4]), np.array([1.0, 2.0]))
 
 
