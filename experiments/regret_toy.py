@@ -1,8 +1,9 @@
 """Regret of every online persuasion learner on toy games, against the bounds.
 
-Runs the unknown-prior learners (robust, plugin) and the baselines (oracle, full and no disclosure) on the
-prosecutor-judge game and on random m-state games (m in {2, 4, 8, 16}), and the unknown-type bandit learners
-(exp3, etc) with the same baselines on the two-judge prosecutor game (and random typed games in the full run).
+Runs the unknown-prior learners (robust, plugin, mirror_descent) and the baselines (oracle, full and no
+disclosure) on the prosecutor-judge game and on random m-state games (m in {2, 4, 8, 16}), and the unknown-type
+bandit learners (exp3, etc) with the same baselines on the two-judge prosecutor game (and random typed games in
+the full run).
 
 Usage::
 
@@ -50,12 +51,13 @@ from persuasion.online.envs import make_env, outcome
 from persuasion.online.exp3 import exp3, exp3_bound
 from persuasion.online.explore_then_commit import etc_bound, explore_then_commit
 from persuasion.online.games import prosecutor_game, random_game, random_typed_game, typed_prosecutor_game
+from persuasion.online.mirror_descent import mirror_descent_learner
 from persuasion.online.plugin import plugin_learner
 from persuasion.online.robust_learner import robust_learner
 from persuasion.online.schemes import scheme_family
 from persuasion.online.simulate import Trace, optimal_value, simulate
 
-PRIOR_ALGORITHMS = ("robust", "plugin", "oracle", "full_disclosure", "no_disclosure")
+PRIOR_ALGORITHMS = ("robust", "plugin", "mirror_descent", "oracle", "full_disclosure", "no_disclosure")
 TYPE_ALGORITHMS = ("exp3", "etc", "oracle", "full_disclosure", "no_disclosure")
 
 
@@ -133,6 +135,7 @@ def build(spec: RunSpec, cfg: Config, family: np.ndarray | None) -> Algorithm:
     makers: dict[str, Callable[[], Algorithm]] = {
         "robust": lambda: robust_learner(g.sender_utility, g.receiver_utility, delta=cfg.delta),
         "plugin": lambda: plugin_learner(g.sender_utility, g.receiver_utility),
+        "mirror_descent": lambda: mirror_descent_learner(g.sender_utility, g.receiver_utility),
         "oracle": lambda: oracle(g),
         "full_disclosure": lambda: full_disclosure_baseline(g),
         "no_disclosure": lambda: no_disclosure_baseline(g),
@@ -222,7 +225,7 @@ def scaling(records: Sequence[dict[str, Any]], cfg: Config) -> dict[str, Any]:
     """Joint fit ``log R = c + alpha log m + beta log T`` per algorithm over the random games."""
     out: dict[str, Any] = {}
     hi = min(cfg.fit_max, cfg.horizon)
-    for alg in ("robust", "plugin", "exp3", "etc"):
+    for alg in ("robust", "plugin", "mirror_descent", "exp3", "etc"):
         rows = [r for r in records if r["algorithm"] == alg and r["game"].startswith("random")]
         ms = sorted({r["m"] for r in rows})
         if len(ms) < 2:

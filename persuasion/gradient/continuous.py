@@ -79,13 +79,13 @@ def threshold_value(theta: float) -> float:
 
 def hiring_game() -> ContinuousGame:
     """``d = 2``: a candidate's skill ``s_1`` and fit ``s_2``; a school recommends, an employer rejects, interviews
-    or hires. Employer: ``u_R = (0, s_1 - 0.5, s_1 + s_2 - 1.3)``; school: ``u_S = (0, 1, 1.5 + s_2)``."""
+    or hires. Employer: ``u_R = (0, s_1 - 0.65, s_1 + s_2 - 1.3)``; school: ``u_S = (0, 1, 1.5 + s_2)``."""
 
     def u_s(s):
         return jnp.stack([jnp.zeros_like(s[:, 0]), jnp.ones_like(s[:, 0]), 1.5 + s[:, 1]], axis=1)
 
     def u_r(s):
-        return jnp.stack([jnp.zeros_like(s[:, 0]), s[:, 0] - 0.5, s[:, 0] + s[:, 1] - 1.3], axis=1)
+        return jnp.stack([jnp.zeros_like(s[:, 0]), s[:, 0] - 0.65, s[:, 0] + s[:, 1] - 1.3], axis=1)
 
     return ContinuousGame(2, 3, u_s, u_r, ("reject", "interview", "hire"), "hiring")
 

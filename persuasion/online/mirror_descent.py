@@ -4,14 +4,16 @@ Setting: as :mod:`persuasion.online.robust_learner` (unknown prior ``mu0``, the 
 and observes each state ``s_t``, then the action taken). The scheme is ``pi_t = softmax(theta_t)`` row by row.
 After round ``t``, with ``mu_hat_t`` the empirical prior of the states seen, the learner takes ``inner``
 mirror-descent steps on the augmented Lagrangian of the persuasion LP at ``mu_hat_t`` (utilities rescaled as in
-:mod:`persuasion.gradient.batched`) with the obedience rows tightened by a margin
-``eps_t = c sqrt(m / t)`` (of the order of ``||mu_hat_t - mu0||_1``, which bounds how much the obedience slack at
-``mu_hat_t`` can overstate the slack at ``mu0``), then one multiplier step:
+:mod:`persuasion.gradient.batched`) with pessimistic obedience rows: the slack of signal ``a`` must exceed
+``eps_t(a) = sum_s pi(a | s) w_t(s)``, ``w_t(s) = c sqrt(mu_hat_t(s) (1 - mu_hat_t(s)) / t)``, ``c`` standard
+errors of the estimated state probabilities that the signal pools (the error of ``g_hat`` at ``mu_hat_t`` is at
+most ``sum_s pi(a | s) |mu_hat_t(s) - mu0(s)|`` in rescaled units); then one multiplier step:
 
 .. math::
 
     \\theta \\leftarrow \\theta + \\eta \\Big(u_S(s, a) + \\sum_{a'} \\nu_{aa'}
-        \\big(u_R(s, a) - u_R(s, a')\\big)\\Big), \\quad \\nu = \\max\\big(0, \\lambda - \\rho (\\hat g - \\varepsilon_t)\\big);
+        \\big(u_R(s, a) - u_R(s, a') - w_t(s) / \\hat\\mu_t(s)\\big)\\Big), \\quad
+    \\nu = \\max\\big(0, \\lambda - \\rho (\\hat g - \\varepsilon_t)\\big);
     \\qquad
     \\lambda_{t+1} = \\max\\big(0, \\lambda_t - \\rho (\\hat g_t - \\varepsilon_t)\\big)
         + \\kappa\\, 1[b_t \\ne \\sigma_t]\\, e_{\\sigma_t b_t},
@@ -56,7 +58,7 @@ class MirrorDescentState(NamedTuple):
     u_r: jax.Array  # shape=(m, n), float32: u_R shifted per state and rescaled to [-1, 0].
     eta: jax.Array  # shape=(), float32: mirror step.
     rho: jax.Array  # shape=(), float32: penalty weight (and multiplier step).
-    margin: jax.Array  # shape=(), float32: c in eps_t = c sqrt(m / t).
+    margin: jax.Array  # shape=(), float32: c, the margin in standard errors of mu_hat.
     kappa: jax.Array  # shape=(), float32: price increase per observed deviation.
 
 
@@ -66,32 +68,34 @@ def _act(state: MirrorDescentState, key: jax.Array, obs: jax.Array) -> Decision:
     return Decision(scheme, signal, jnp.zeros((), jnp.int32))
 
 
-def _slack(mu: jax.Array, u_r: jax.Array, pi: jax.Array) -> jax.Array:
-    gram = (mu[:, None] * pi).T @ u_r
-    return jnp.diag(gram)[:, None] - gram
-
-
 def _update(state: MirrorDescentState, feedback: Feedback, inner: int) -> MirrorDescentState:
     counts = state.counts.at[feedback.state].add(1.0)
     t = counts.sum()
     mu_hat = counts / t
-    m, n = state.logits.shape
+    n = state.logits.shape[-1]
     off = 1.0 - jnp.eye(n, dtype=state.logits.dtype)
-    eps = state.margin * jnp.sqrt(m / t)
+    # w(s) = c * standard error of mu_hat(s); eps[a] = sum_s pi(a|s) w(s), i.e. per unit of x: w(s) / mu_hat(s)
+    w = state.margin * jnp.sqrt(mu_hat * (1.0 - mu_hat) / t)
+    w_per_x = w / jnp.maximum(mu_hat, 1.0 / t)
+
+    def pessimistic_slack(pi):
+        gram = (mu_hat[:, None] * pi).T @ state.u_r
+        return jnp.diag(gram)[:, None] - gram - (pi.T @ w)[:, None]  # g_hat[a, a'] - eps[a]
 
     def step(_, logits):
         pi = jax.nn.softmax(logits, axis=-1)
-        nu = off * jnp.maximum(0.0, state.lam - state.rho * (_slack(mu_hat, state.u_r, pi) - eps))
-        # d/dx[s, a] of V + <nu, g>: u_S[s, a] + sum_a' nu[a, a'] (u_R[s, a] - u_R[s, a'])
-        ascent = state.u_s + state.u_r * nu.sum(axis=1)[None, :] - state.u_r @ nu.T
+        nu = off * jnp.maximum(0.0, state.lam - state.rho * pessimistic_slack(pi))
+        # d/dx[s, a] of V + <nu, g - eps>: u_S[s, a] + sum_a' nu[a, a'] (u_R[s, a] - u_R[s, a'] - w(s) / mu_hat(s))
+        rows = nu.sum(axis=1)[None, :]
+        ascent = state.u_s + state.u_r * rows - state.u_r @ nu.T - w_per_x[:, None] * rows
         logits = logits + state.eta * ascent
         return logits - logits.max(axis=-1, keepdims=True)  # softmax-invariant; keeps float32 in range
 
     logits = jax.lax.fori_loop(0, inner, step, state.logits)
-    g = _slack(mu_hat, state.u_r, jax.nn.softmax(logits, axis=-1))
+    g = pessimistic_slack(jax.nn.softmax(logits, axis=-1))
     deviated = (feedback.action != feedback.signal).astype(logits.dtype)
     bump = state.kappa * deviated * jax.nn.one_hot(feedback.signal, n)[:, None] * jax.nn.one_hot(feedback.action, n)
-    lam = off * (jnp.maximum(0.0, state.lam - state.rho * (g - eps)) + bump)
+    lam = off * (jnp.maximum(0.0, state.lam - state.rho * g) + bump)
     return state._replace(logits=logits, lam=lam, counts=counts)
 
 
@@ -101,7 +105,7 @@ def mirror_descent_learner(
     *,
     eta: float = 0.5,
     rho: float = 5.0,
-    margin: float = 0.5,
+    margin: float = 2.0,
     kappa: float = 0.05,
     inner: int = 4,
 ) -> Algorithm:
@@ -112,7 +116,7 @@ def mirror_descent_learner(
         receiver_utility: ``u_R``, shape ``(m, n)`` (the prior is not an argument: the sender does not know it).
         eta: mirror step, in rescaled utility units.
         rho: penalty weight of the augmented Lagrangian (also the multiplier step).
-        margin: ``c`` in the obedience margin ``eps_t = c sqrt(m / t)``.
+        margin: ``c``, the obedience margin in standard errors of the empirical prior (module docstring).
         kappa: price increase per observed deviation.
         inner: mirror steps per round.
 
