@@ -38,7 +38,7 @@ import numpy as np
 try:
     from hypothesis import strategies as st
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("persuasion.testing needs hypothesis: pip install -e '.[dev]' (or pip install hypothesis)") from exc
+    raise ImportError("persuasion.testing needs hypothesis: pip install -e '.[dev]' or pip install hypothesis") from exc
 
 import persuasion
 from persuasion.gradient.certificate import dual_bound, max_violation, obedience_slack, scheme_value

@@ -12,10 +12,11 @@ Lagrangian for inequalities (Rockafellar 1973; Nocedal & Wright 2006, Sec. 17.4)
     \\qquad \\lambda \\leftarrow \\max(0, \\lambda - \\rho\\, g(\\pi_\\theta)).
 
 Each outer step (:func:`al_update`) runs ``inner`` mirror-descent steps (optax SGD, exponentially decayed step) on
-``theta`` for fixed ``lambda`` and then the multiplier step; ``rho`` grows geometrically up to ``rho_max``. Why an augmented Lagrangian rather than a penalty or a projection: a pure penalty needs
-``rho -> infinity`` (ill-conditioned) to reach feasibility, and projecting onto the obedience polytope is itself
-an LP; the multiplier step reaches feasibility at a finite ``rho`` and its ``lambda`` converges to the LP's
-obedience duals ``y`` (up to the utilities' scaling), which the polish and the certificate reuse. Utilities are
+``theta`` for fixed ``lambda`` and then the multiplier step; ``rho`` grows geometrically up to ``rho_max``.
+Why an augmented Lagrangian rather than a penalty or a projection: a pure penalty needs ``rho -> infinity``
+(ill-conditioned) to reach feasibility, and projecting onto the obedience polytope is itself an LP; the multiplier
+step reaches feasibility at a finite ``rho`` and its ``lambda`` converges to the LP's obedience duals ``y`` (up to
+the utilities' scaling), which the polish and the certificate reuse. Utilities are
 rescaled per game (``u_S`` to a unit range, ``u_R`` shifted per state and scaled to ``[-1, 0]``, which leaves
 obedience unchanged) so one step size fits every game. The gradient is per game (``jax.vmap``) and the optimizer
 is coordinate-wise, so the batch is B independent problems trained in one jitted ``lax.scan``.
@@ -173,7 +174,7 @@ def al_init(data: Scaled, config: ALConfig = ALConfig()) -> ALState:
 
 @partial(jax.jit, static_argnums=2)
 def al_update(state: ALState, data: Scaled, config: ALConfig = ALConfig()) -> ALState:
-    """One outer step: ``inner`` mirror steps on ``theta`` at fixed ``lambda``, then ``lambda <- max(0, lambda - rho g)``.
+    """One outer step: ``inner`` mirror steps on ``theta`` at fixed ``lambda``, then the multiplier step.
 
     The step on ``theta`` is fed ``dL/dx`` (the gradient in the joint ``x``, not in ``theta``): with
     ``pi = softmax(theta)`` this is mirror descent with the entropy mirror map on each row of the scheme (the
@@ -408,7 +409,8 @@ def solve_batch(
     raw = np.asarray(jax.nn.softmax(state.logits.astype(jnp.float64) if jax.config.jax_enable_x64
                                     else state.logits, axis=-1), dtype=float)
     raw = raw / raw.sum(axis=-1, keepdims=True)
-    y = np.asarray(state.lam, float) * (np.asarray(data.s_scale, float) / np.asarray(data.r_scale, float))[:, None, None]
+    ratio = np.asarray(data.s_scale, float) / np.asarray(data.r_scale, float)
+    y = np.asarray(state.lam, float) * ratio[:, None, None]
     scheme, bound, polished = polish(batch, raw, y, gap_tol=gap_tol)
     value = scheme_value(prior, u_s, scheme)
     times["polish"] = time.perf_counter() - t0

@@ -111,7 +111,7 @@ def full_disclosure_scheme(u_s: np.ndarray, u_r: np.ndarray) -> np.ndarray:
 
 def mix_to_obedience(prior: np.ndarray, u_s: np.ndarray, u_r: np.ndarray, scheme: np.ndarray) -> tuple[
         np.ndarray, np.ndarray]:
-    """The least mixture ``(1 - delta) pi + delta pi_FD`` with full disclosure that is obedient; returns it and ``delta``.
+    """The least mixture ``(1 - delta) pi + delta pi_FD`` with full disclosure that is obedient, and ``delta``.
 
     Obedience is linear in the scheme, so ``g(delta) = (1 - delta) g(pi) + delta g(pi_FD)`` with ``g(pi_FD) >= 0``;
     a violated row ``g(pi)[a, a'] < 0`` is fixed from ``delta = -g(pi) / (g(pi_FD) - g(pi))`` on. ``delta`` is the

@@ -23,9 +23,10 @@ Check: on a grid of ``k^d`` cell midpoints the continuous game becomes a finite 
 prior) whose exact LP value (:func:`persuasion.solve`) converges to the continuous optimum; the network's scheme on
 the same grid, made exactly obedient (the least mixture with full disclosure that is obedient,
 :func:`~persuasion.gradient.certificate.mix_to_obedience`, then
-:func:`~persuasion.gradient.certificate.obedient_repair`), is compared with it (:func:`evaluate_on_grid`). For ``d = 1``, ``u_R(s, act) = s - theta``, ``u_R(s, wait) = 0`` and a sender who
-wants action, the optimum recommends acting iff ``s >= 2 theta - 1`` (the pooled interval's mean is exactly
-``theta``) and is worth ``min(1, 2 (1 - theta))`` (:func:`threshold_value`).
+:func:`~persuasion.gradient.certificate.obedient_repair`), is compared with it (:func:`evaluate_on_grid`).
+For ``d = 1``, ``u_R(s, act) = s - theta``, ``u_R(s, wait) = 0`` and a sender who wants action, the optimum
+recommends acting iff ``s >= 2 theta - 1`` (the pooled interval's mean is exactly ``theta``) and is worth
+``min(1, 2 (1 - theta))`` (:func:`threshold_value`).
 """
 
 from __future__ import annotations
