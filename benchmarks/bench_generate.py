@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--rounds", type=int, default=2, help="A B rounds (A = package, B = plain generate)")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--engines", default="package,transformers", help="comma-separated subset to run")
     p.add_argument("--out", default=None, help="also write the runs as JSON here")
     args = p.parse_args(argv)
     if args.threads:
@@ -150,11 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         lm = load_model(args.model, batch_size=args.batch_size, device=args.device, dtype=str(dtype).split(".")[1])
     assert isinstance(lm, HFModel)
     print(f"loaded {args.model} in {lm.dtype} ({time.perf_counter() - t0:.0f} s, peak RSS {load_rss.peak:.0f} MB; "
-          f"auto dtype here: {auto_dtype(args.device)}); packed linears: {lm.packed is not None}")
+          f"auto dtype here: {auto_dtype(args.device)})")
     problems = load_gsm8k("test", args.data, limit=args.n)
     prompts = [format_math_prompt(q, chat=True) for q in problems]
     engines = {"package": package_engine(lm, prompts, args.max_new_tokens),
                "transformers": plain_engine(lm, prompts, args.max_new_tokens, args.batch_size)}
+    engines = {k: v for k, v in engines.items() if k in args.engines.split(",")}
     runs: list[Run] = []
     for r in range(args.rounds):
         for name, engine in engines.items():
@@ -177,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                          "correct": correct}
     a = [x for x in runs if x.engine == "package"]
     b = [x for x in runs if x.engine == "transformers"]
+    if not (a and b):
+        print(json.dumps(summary, indent=1, default=str))
+        return 0
     summary["speed_ratio_per_round"] = [(x.tokens / x.seconds) / (y.tokens / y.seconds) for x, y in zip(a, b)]
     summary["same_text"] = sum(s == t for s, t in zip(a[0].texts, b[0].texts))
     summary["same_answer"] = sum(extract_gsm8k_answer(s) == extract_gsm8k_answer(t)

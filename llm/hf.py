@@ -13,10 +13,9 @@ Conventions (the same in :mod:`llm.openai_http` and :mod:`llm.serve`):
   BOS) the BOS (else EOS) token is prepended as context. An empty continuation scores ``0``.
 
 Speed (``docs/performance.md``, "Generation"): bfloat16 by default where the hardware computes it natively
-(:func:`auto_dtype`); on the CPU every linear layer runs on a weight pre-packed once for oneDNN
-(:class:`PackedLinears`, bfloat16 only unless asked), which gives the same numbers as ``F.linear`` in 1.6-1.9x
-less time; decoding drops finished rows from the batch and its KV cache, checks stop strings on a window of the
-newest tokens (:class:`StopScanner`), and computes logits for the last position only.
+(:func:`auto_dtype`); decoding runs under ``torch.inference_mode`` with SDPA attention, drops finished rows from
+the batch and its KV cache, checks stop strings on a window of the newest tokens (:class:`StopScanner`), and
+computes logits for the last position only.
 """
 
 from __future__ import annotations
@@ -124,81 +123,6 @@ def row_bytes(config: Any, positions: int, dtype: torch.dtype) -> int:
     size = torch.empty((), dtype=dtype).element_size()
     kv = 2 * layers * kv_heads * head_dim * positions * size
     return kv + 4 * getattr(text, "vocab_size", 0) + positions * (hidden + inter) * size * 2
-
-
-class PackedLinears:
-    """oneDNN pre-packed weights for a CPU model's linear layers, swapped in only inside :meth:`active`.
-
-    ``F.linear`` on the CPU re-lays the weight out for oneDNN at every call; at decoding batch sizes that copy
-    costs as much as the product. ``torch.ops.mkldnn._reorder_linear_weight`` does it once (what
-    ``torch.compile`` does with freezing) and ``torch.ops.mkldnn._linear_pointwise`` computes
-    ``x W^T + b`` from it. The model itself is not changed: :meth:`active` sets an instance ``forward`` on each
-    ``nn.Linear`` (and GPT-2 ``Conv1D``) and removes it on exit, so training the same model is unaffected. A
-    weight that changed since it was packed (``data_ptr`` or in-place version) is packed again. Costs one extra
-    copy of the packed weights in memory.
-    """
-
-    def __init__(self, model: torch.nn.Module, dtypes: tuple[torch.dtype, ...] = (torch.bfloat16,)) -> None:
-        self.model = model
-        self.dtypes = dtypes
-        self._packs: dict[int, tuple[tuple[int, int], torch.Tensor]] = {}
-
-    @staticmethod
-    def available() -> bool:
-        """Whether this torch build has the oneDNN ops (and bfloat16 support on this CPU)."""
-        ops = torch.ops.mkldnn
-        try:
-            return bool(torch.backends.mkldnn.is_available() and ops._is_mkldnn_bf16_supported()
-                        and hasattr(ops, "_reorder_linear_weight") and hasattr(ops, "_linear_pointwise"))
-        except (AttributeError, RuntimeError):
-            return False
-
-    def _layers(self) -> Iterator[tuple[torch.nn.Module, bool]]:
-        from transformers.pytorch_utils import Conv1D
-
-        for module in self.model.modules():
-            if isinstance(module, torch.nn.Linear) or isinstance(module, Conv1D):
-                w = module.weight
-                if w.device.type == "cpu" and w.dtype in self.dtypes and w.dim() == 2:
-                    yield module, isinstance(module, Conv1D)
-
-    def _packed(self, module: torch.nn.Module, transposed: bool) -> torch.Tensor:
-        w = module.weight
-        key = (w.data_ptr(), w._version)
-        hit = self._packs.get(id(module))
-        if hit is None or hit[0] != key:
-            plain = w.detach().t().contiguous() if transposed else w.detach().contiguous()
-            hit = (key, torch.ops.mkldnn._reorder_linear_weight(plain, None))
-            self._packs[id(module)] = hit
-        return hit[1]
-
-    @contextmanager
-    def active(self) -> Iterator[None]:
-        patched = []
-        try:
-            for module, transposed in self._layers():
-                packed = self._packed(module, transposed)
-                module.forward = _packed_forward(module, packed)
-                patched.append(module)
-            yield
-        finally:
-            for module in patched:
-                del module.forward
-
-
-def _packed_forward(module: torch.nn.Module, packed: torch.Tensor) -> Any:
-    original = type(module).forward.__get__(module)
-    bias = module.bias
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        if x.dtype != packed.dtype or x.device.type != "cpu":
-            return original(x)
-        flat = x.reshape(-1, x.shape[-1])
-        y = torch.ops.mkldnn._linear_pointwise(flat if flat.is_contiguous() else flat.contiguous(), packed,
-                                               bias, "none", [], "")
-        return y.reshape(*x.shape[:-1], y.shape[-1])
-
-    return forward
 
 
 def _first_line(exc: BaseException) -> str:
@@ -319,12 +243,9 @@ class HFModel:
         name: the name reported in results.
         batch_size: prompts per forward pass, or ``"auto"``: on a GPU as many rows as fit in 80% of its free
             memory (:func:`kv_batch_size` over :func:`row_bytes` at the full context, at most 256), else 16.
-        pack: pre-pack the CPU linear weights (:class:`PackedLinears`): ``None`` (default) for bfloat16 models,
-            ``True`` also for float32 (faster, but not bit-identical to ``F.linear``), ``False`` never.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, *, name: str, batch_size: int | str = 8,
-                 pack: bool | None = None) -> None:
+    def __init__(self, model: Any, tokenizer: Any, *, name: str, batch_size: int | str = 8) -> None:
         if batch_size == "auto":
             batch_size = auto_batch_size(model)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -355,22 +276,13 @@ class HFModel:
             text_config, "max_position_embeddings", None
         )
         self.dtype = next(model.parameters()).dtype
-        dtypes = {None: (torch.bfloat16,), True: (torch.bfloat16, torch.float32), False: ()}[pack]
-        self.packed = (PackedLinears(model, dtypes) if self.device.type == "cpu" and self.dtype in dtypes
-                       and PackedLinears.available() else None)
         self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
     @contextmanager
     def fast(self) -> Iterator[None]:
-        """The inference context every pass of this class runs in: ``torch.inference_mode`` and, on the CPU,
-        the pre-packed linear weights (:class:`PackedLinears`). Other code that calls ``self.model`` directly
-        (e.g. :mod:`llm.methods.linear_alignment`) can use it too."""
+        """The context every pass of this class runs in (``torch.inference_mode``); one place to add more."""
         with torch.inference_mode():
-            if self.packed is None:
-                yield
-            else:
-                with self.packed.active():
-                    yield
+            yield
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, past: Any = None,
                 keep: int = 1, use_cache: bool = True) -> tuple[torch.Tensor, Any]:
@@ -392,7 +304,6 @@ class HFModel:
         batch_size: int | str = 8,
         trust_remote_code: bool = False,
         name: str | None = None,
-        pack: bool | None = None,
     ) -> HFModel:
         """Loads a hub id or local folder with ``AutoModelForCausalLM`` / ``AutoTokenizer``.
 
@@ -402,7 +313,6 @@ class HFModel:
             dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` or a ``torch.dtype``; default (``None`` or
                 ``"auto"``) :func:`auto_dtype`: bfloat16 on GPUs that support it and on CPUs with native bfloat16.
             batch_size: prompts per forward pass, or ``"auto"`` (see the class).
-            pack: see the class.
             trust_remote_code: run code shipped with the model (off unless you trust it).
             name: reported name (default ``path_or_id``).
 
@@ -420,7 +330,7 @@ class HFModel:
             ).to(device)
         except Exception as exc:  # OSError, ValueError, HTTP errors...: all mean "cannot load"
             raise LMError(f"cannot load model {path_or_id!r}: {_first_line(exc)}") from None
-        return cls(model, tokenizer, name=name or path_or_id, batch_size=batch_size, pack=pack)
+        return cls(model, tokenizer, name=name or path_or_id, batch_size=batch_size)
 
     # ---- prompts -> token ids -------------------------------------------------------------------------------
 
@@ -512,7 +422,7 @@ class HFModel:
             for _ in range(max_new_tokens):
                 logits, past = self.forward(ids, mask, positions, past)
                 logits = logits[:, -1, :]  # (live, vocab)
-                nxt = logits.argmax(-1)  # exact in any dtype: bfloat16 -> float32 is lossless
+                nxt = logits.float().argmax(-1)  # bfloat16 -> float32 is exact; argmax is 3x faster in float32
                 if generators is not None:
                     probs = torch.softmax(logits.float() / temperature, dim=-1)
                     for j, b in enumerate(live):

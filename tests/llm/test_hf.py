@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from llm.hf import (
     HFModel,
-    PackedLinears,
     StopScanner,
     auto_batch_size,
     auto_dtype,
@@ -269,7 +268,7 @@ def test_load_errors_are_one_line(tmp_path: Path, tiny_dir: Path) -> None:
         HFModel.from_pretrained(str(tiny_dir), device="cpu", batch_size=0)
 
 
-# ---- the fast path: agreement with transformers' own generate, finished rows, stop scanning, packing -------------
+# ---- the fast path: agreement with transformers' own generate, finished rows, stop scanning --------------------------
 
 MIXED = ["Hi", "The capital of France is", "Once upon a time, in a land far away, there lived", "a b c d e f g"]
 
@@ -353,36 +352,12 @@ def test_target_logprobs_is_log_softmax_gather() -> None:
     np.testing.assert_allclose(target_logprobs(logits, targets), want, atol=1e-5)
 
 
-@pytest.fixture(scope="module")
-def tiny_bf16(tiny_dir: Path) -> HFModel:
-    return HFModel.from_pretrained(str(tiny_dir), device="cpu", dtype="bfloat16", batch_size=4, name="tiny-bf16")
-
-
-@pytest.mark.skipif(not PackedLinears.available(), reason="this torch build has no oneDNN bfloat16 ops")
-def test_packed_linears_compute_what_f_linear_does(tiny_bf16: HFModel) -> None:
-    assert tiny_bf16.packed is not None and tiny_bf16.dtype == torch.bfloat16
-    plain = HFModel(tiny_bf16.model, tiny_bf16.tokenizer, name="plain", batch_size=4, pack=False)
-    assert plain.packed is None
-    ids = torch.tensor([tiny_bf16.tokenizer("The capital of France is").input_ids])
-    with torch.inference_mode():
-        ref = tiny_bf16.model(input_ids=ids).logits.float()
-        with tiny_bf16.packed.active():
-            got = tiny_bf16.model(input_ids=ids).logits.float()
-    assert all("forward" not in vars(m) for m in tiny_bf16.model.modules())  # restored on exit
-    torch.testing.assert_close(got, ref, atol=2e-2, rtol=2e-2)
-    assert tiny_bf16.generate(MIXED, 8) == plain.generate(MIXED, 8)
-    np.testing.assert_allclose(tiny_bf16.logprob(MIXED, [" x"] * 4), plain.logprob(MIXED, [" x"] * 4), atol=5e-2)
-
-
-@pytest.mark.skipif(not PackedLinears.available(), reason="this torch build has no oneDNN bfloat16 ops")
-def test_packed_weights_follow_weight_updates(tiny_dir: Path) -> None:
-    model = HFModel.from_pretrained(str(tiny_dir), device="cpu", dtype="bfloat16", name="t")
-    before = model.logprob(["Hello"], [", world!"])[0]
-    with torch.no_grad():
-        model.model.lm_head.weight.mul_(2.0)  # in place (tied to the embedding): a stale pack would ignore it
-    after = model.logprob(["Hello"], [", world!"])[0]
-    fresh = HFModel(model.model, model.tokenizer, name="fresh", pack=False).logprob(["Hello"], [", world!"])[0]
-    assert after != pytest.approx(before, abs=1e-3) and after == pytest.approx(fresh, abs=5e-2)
+def test_bfloat16_generation_runs_and_scores(tiny_dir: Path) -> None:
+    model = HFModel.from_pretrained(str(tiny_dir), device="cpu", dtype="bfloat16", batch_size=4, name="tiny-bf16")
+    assert model.dtype == torch.bfloat16
+    gens = model.generate(MIXED, 6, stop=["e"])
+    assert [g.finish_reason in {"stop", "length"} for g in gens] == [True] * 4
+    assert np.all(np.isfinite(model.logprob(MIXED, [" x"] * 4)))
 
 
 def test_auto_dtype_and_cpu_flags(tmp_path: Path) -> None:
