@@ -8,7 +8,14 @@ from hypothesis import strategies as st
 
 import persuasion
 from persuasion import testing
-from persuasion.gradient.certificate import dual_bound, max_violation, obedient_repair, scheme_value
+from persuasion.gradient.certificate import (
+    dual_bound,
+    full_disclosure_scheme,
+    max_violation,
+    mix_to_obedience,
+    obedient_repair,
+    scheme_value,
+)
 
 
 def _scale(game):
@@ -37,6 +44,23 @@ def test_repair_is_obedient_and_worth_what_a_best_responding_receiver_gives(game
     opt = persuasion.solve(game)
     again = obedient_repair(game.prior, game.sender_utility, game.receiver_utility, opt.scheme)
     assert scheme_value(game.prior, game.sender_utility, again) >= opt.value - 1e-7 * _scale(game)
+
+
+@settings(max_examples=30)
+@given(testing.games(m=(1, 4), n=(1, 4)), st.integers(0, 2**31 - 1))
+def test_mixing_with_full_disclosure_makes_any_scheme_obedient(game, seed):
+    prior, u_s, u_r = game.prior, game.sender_utility, game.receiver_utility
+    tol = 1e-8 * _scale(game)
+    assert max_violation(prior, u_r, full_disclosure_scheme(u_s, u_r)) <= tol
+    scheme = np.random.default_rng(seed).dirichlet(np.ones(game.n), size=game.m)
+    mixed, delta = mix_to_obedience(prior, u_s, u_r, scheme)
+    assert 0.0 <= delta <= 1.0
+    assert max_violation(prior, u_r, mixed) <= tol
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0)
+    # an obedient scheme needs no mixing
+    opt = persuasion.solve(game).scheme
+    if max_violation(prior, u_r, opt) == 0.0:
+        assert mix_to_obedience(prior, u_s, u_r, opt)[1] == 0.0
 
 
 def test_batched_shapes():
