@@ -21,13 +21,15 @@ rescaled per game (``u_S`` to a unit range, ``u_R`` shifted per state and scaled
 obedience unchanged) so one step size fits every game. The gradient is per game (``jax.vmap``) and the optimizer
 is coordinate-wise, so the batch is B independent problems trained in one jitted ``lax.scan``.
 
-Polish (:func:`polish`, NumPy float64): the support of ``pi`` and the active obedience rows are read off the
-gradient solution, the vertex they define is solved exactly (``pinv`` of the equality system, batched), checked
-for feasibility, and made exactly obedient by :func:`~persuasion.gradient.certificate.obedient_repair` (which never
-lowers the value against a best-responding receiver). The dual system on the same active set, and ``lambda``
-itself, give obedience prices ``y >= 0`` whose repaired ``z(y)`` is dual feasible, so every game leaves with a
-certified upper bound ``mu0 . z(y) >= OPT`` and a certified gap. Games whose gap exceeds ``gap_tol`` go to the
-exact LP (:func:`persuasion.solve`) when ``fallback=True``.
+Polish (:func:`polish`, NumPy float64): the gradient scheme is first made obedient (by relabelling signals or by
+the least mixture with full disclosure, whichever is worth more); then the support of ``pi`` and the active
+obedience rows are read off the gradient solution, the vertex they define is solved exactly (``pinv`` of the
+equality system, batched), checked for feasibility, and made exactly obedient by
+:func:`~persuasion.gradient.certificate.obedient_repair` (which never lowers the value against a best-responding
+receiver). The dual system on the same active set, and ``lambda`` itself, give obedience prices ``y >= 0`` whose
+repaired ``z(y)`` is dual feasible, so every game leaves with a certified upper bound ``mu0 . z(y) >= OPT`` and a
+certified gap. Games whose gap exceeds ``gap_tol`` go to the exact LP (:func:`persuasion.solve`) when
+``fallback=True``.
 
 References:
     R. T. Rockafellar. A dual approach to solving nonlinear programming problems by unconstrained optimization.
@@ -53,6 +55,7 @@ import persuasion
 from persuasion.gradient.certificate import (
     dual_bound,
     max_violation,
+    mix_to_obedience,
     obedience_slack,
     obedient_repair,
     scheme_value,
@@ -338,8 +341,12 @@ def polish(batch: GameBatch, scheme: np.ndarray, lam: np.ndarray, *, feas_tol: f
     g = obedience_slack(prior, u_r, scheme)
     span = np.maximum(np.ptp(u_r, axis=(1, 2)), 1e-300)
     sent = x_approx.sum(axis=1) > 1e-6  # (B, n)
-    best_scheme = obedient_repair(prior, u_s, u_r, scheme)
-    best_value = scheme_value(prior, u_s, best_scheme)
+    # feasible starting points: relabel every signal by the receiver's best response, or mix with full disclosure
+    relabelled = obedient_repair(prior, u_s, u_r, scheme)
+    mixed = obedient_repair(prior, u_s, u_r, mix_to_obedience(prior, u_s, u_r, scheme)[0])
+    v_relabelled, v_mixed = scheme_value(prior, u_s, relabelled), scheme_value(prior, u_s, mixed)
+    best_scheme = np.where((v_mixed > v_relabelled)[:, None, None], mixed, relabelled)
+    best_value = np.maximum(v_mixed, v_relabelled)
     polished = np.zeros(B, dtype=bool)
     bound = dual_bound(prior, u_s, u_r, lam)
     lam_pairs = lam[:, pairs[:, 0], pairs[:, 1]]
