@@ -179,14 +179,12 @@ def main(argv: list[str] | None = None) -> int:
                          "correct": correct}
     a = [x for x in runs if x.engine == "package"]
     b = [x for x in runs if x.engine == "transformers"]
-    if not (a and b):
-        print(json.dumps(summary, indent=1, default=str))
-        return 0
-    summary["speed_ratio_per_round"] = [(x.tokens / x.seconds) / (y.tokens / y.seconds) for x, y in zip(a, b)]
-    summary["same_text"] = sum(s == t for s, t in zip(a[0].texts, b[0].texts))
-    summary["same_answer"] = sum(extract_gsm8k_answer(s) == extract_gsm8k_answer(t)
-                                 for s, t in zip(a[0].texts, b[0].texts))
-    summary["deterministic"] = all(x.texts == a[0].texts for x in a) and all(y.texts == b[0].texts for y in b)
+    if a and b:
+        summary["speed_ratio_per_round"] = [(x.tokens / x.seconds) / (y.tokens / y.seconds) for x, y in zip(a, b)]
+        summary["same_text"] = sum(s == t for s, t in zip(a[0].texts, b[0].texts))
+        summary["same_answer"] = sum(extract_gsm8k_answer(s) == extract_gsm8k_answer(t)
+                                     for s, t in zip(a[0].texts, b[0].texts))
+        summary["deterministic"] = all(x.texts == a[0].texts for x in a) and all(y.texts == b[0].texts for y in b)
     print(json.dumps({k: v for k, v in summary.items()}, indent=1, default=str))
     if args.out:
         Path(args.out).write_text(json.dumps({"summary": summary, "runs": [asdict(x) for x in runs]}, indent=1,
