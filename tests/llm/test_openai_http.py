@@ -52,6 +52,9 @@ Respond = Callable[[BaseHTTPRequestHandler, int, dict[str, Any], Recorder], None
 def send(handler: BaseHTTPRequestHandler, status: int, body: bytes | str | dict[str, Any],
          headers: dict[str, str] | None = None) -> None:
     data = json.dumps(body).encode() if isinstance(body, dict) else body.encode() if isinstance(body, str) else body
+    done = getattr(handler, "leave", None)
+    if done is not None:
+        done()  # no longer in flight once the answer goes out: the client may send its next request at once
     try:
         handler.send_response(status)
         for k, v in (headers or {}).items():
@@ -84,11 +87,19 @@ def fake_server(respond: Respond) -> Iterator[tuple[str, Recorder]]:
                 rec.requests.append((self.path, body, dict(self.headers)))
                 rec.in_flight += 1
                 rec.max_in_flight = max(rec.max_in_flight, rec.in_flight)
+            left = [False]
+
+            def leave() -> None:  # counted out once, just before the answer is written (or when none is)
+                with rec.lock:
+                    if not left[0]:
+                        left[0] = True
+                        rec.in_flight -= 1
+
+            self.leave = leave
             try:
                 respond(self, index, body, rec)
             finally:
-                with rec.lock:
-                    rec.in_flight -= 1
+                leave()
 
         do_GET = do_POST = _handle
 
