@@ -9,8 +9,8 @@ item) on training problem ``x`` is what it changed, measured on the same Receive
 
 * **State model** (:mod:`llm.bpa.state`): learns ``r(x, a)`` of every item from the question, hence the state
   ``omega(x)``; this is what the Advisor knows and the Receiver does not.
-* **Signal writer** (the Advisor LM, when ``signal_candidates > 0``): SFT on the best signal of each problem (the
-  largest reward, and only if it is positive: a problem where everything hurts teaches silence, which the scheme
+* **Signal writer** (the Advisor LM, when ``signal_candidates > 0``): SFT on the best signal of each problem, its
+  own or the item's template hint (the largest reward, and only if it is positive: a problem where everything hurts teaches silence, which the scheme
   sends), so it does not learn hints for problems the Receiver solves anyway; then, with ``dpo``, DPO on pairs of
   signals for the *same* problem and the *same* item (hence the same rendered Advisor prompt), chosen = the higher
   reward, ties dropped. DPO runs policy and reference with dropout off (:func:`llm.train.train_dpo`).
@@ -55,7 +55,7 @@ def signal_rewards(rows: Sequence[FeedbackRow]) -> list[Credit]:
 
 
 def advisor_examples(credits: Sequence[Credit], questions: Mapping[str, str], render: Any, catalogue: Any,
-                     *, written_only: bool = True) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+                     *, written_only: bool = False) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
     """SFT pairs ``(prompt, best signal)`` and DPO triples ``(prompt, chosen, rejected)`` (module doc).
 
     Args:
@@ -63,7 +63,9 @@ def advisor_examples(credits: Sequence[Credit], questions: Mapping[str, str], re
         questions: problem id -> question text.
         render: ``advisor prompt text -> the string the Advisor model sees`` (its chat template, if any).
         catalogue: the items (for the Advisor prompt's name and description).
-        written_only: learn only from the Advisor's own signals (the template hints are scored too, for the game).
+        written_only: learn only from the Advisor's own signals. By default the catalogue's template hints, scored
+            like any signal, compete too: a small Advisor whose own texts never beat silence (they rarely name the
+            item) still has a positive example to imitate and a better text to prefer in DPO.
     """
     pool = [c for c in credits if c.signal and (c.source != "template" or not written_only)]
 

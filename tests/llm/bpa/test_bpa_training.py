@@ -35,8 +35,8 @@ def test_sft_takes_the_best_positive_signal_per_problem_and_dpo_pairs_share_the_
     assert dpo == [(sft[0][0], " good", " bad")]
 
 
-def test_template_credits_are_not_imitated_by_default():
-    credits = [Credit("p", "unit_rates", "template", "tmpl", 1.0)]
-    assert advisor_examples(credits, Q, lambda s: s, CAT) == ([], [])
-    sft, _ = advisor_examples(credits, Q, lambda s: s, CAT, written_only=False)
-    assert sft[0][1] == " tmpl"
+def test_template_hints_compete_with_written_signals_unless_excluded():
+    credits = [Credit("p", "unit_rates", "template", "tmpl", 1.0), Credit("p", "unit_rates", "advisor0", "own", -0.5)]
+    sft, dpo = advisor_examples(credits, Q, lambda s: s, CAT)
+    assert sft[0][1] == " tmpl" and dpo[0][1:] == (" tmpl", " own")
+    assert advisor_examples(credits, Q, lambda s: s, CAT, written_only=True) == ([], [])
