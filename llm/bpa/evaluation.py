@@ -128,7 +128,7 @@ def _bpa_rows(ctx: Context, spec: str, receiver: Any, chunk: Sequence[Any], advi
     # plan: (problem index, condition, information label, hint text, extra fields)
     plan: list[tuple[int, str, str | None, str | None, dict[str, Any]]] = []
     for i, p in enumerate(chunk):
-        if need_base or "baseline" in conds:
+        if need_base:
             plan.append((i, "baseline", None, None, {}))
         if "prior" in conds:
             a = _draw(cfg.seed, "prior", p.id, priors[i])  # type: ignore[index]

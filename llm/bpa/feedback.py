@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from llm.bpa.context import Answers, Context, answer, chunks, hint_text, question, uses_chat
+from llm.bpa.context import Context, answer, chunks, hint_text, question, uses_chat
 from llm.catalogue import NONE_ID, Item
 from llm.lm import PartialResults
 from llm.results import ResultStore
@@ -83,7 +83,7 @@ def _score_cells(ctx: Context, receiver: Any, advisor: Any, cells: list[tuple[An
     seconds = 0.0
     failure: PartialResults | None = None
     for j in range(cfg.samples):
-        ans = _sample(ctx, receiver, problems, texts, j)
+        ans = answer(ctx, receiver, problems, texts, temperature=cfg.temperature, seed=cfg.seed * 1000 + j)
         seconds += ans.seconds
         for i in range(len(order)):
             if not ans.complete(i):
@@ -104,7 +104,3 @@ def _score_cells(ctx: Context, receiver: Any, advisor: Any, cells: list[tuple[An
     if failure is not None:
         raise failure
 
-
-def _sample(ctx: Context, receiver: Any, problems: list[Any], texts: list[str | None], j: int) -> Answers:
-    return answer(ctx, receiver, problems, texts, temperature=ctx.config.temperature,
-                  seed=ctx.config.seed * 1000 + j)

@@ -110,6 +110,16 @@ def _p(r: Mapping[str, Any]) -> str:
     return f"{r['p_mcnemar']:.3g}" + (f" ({r['p_holm']:.3g})" if r.get("p_holm") is not None else "")
 
 
+def _accuracy(r: Mapping[str, Any]) -> str:
+    return f"{r['accuracy']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]"
+
+
+def _diff(r: Mapping[str, Any]) -> str:
+    if r.get("diff") is None:
+        return "–"
+    return f"{r['diff']:+.3f} [{r['diff_ci95'][0]:+.3f}, {r['diff_ci95'][1]:+.3f}]"
+
+
 def summary_markdown(summary: Mapping[str, Any], header: str = "") -> str:
     """The summary as a markdown table (one row per Receiver and condition)."""
     lines = [header, "",
@@ -118,14 +128,11 @@ def summary_markdown(summary: Mapping[str, Any], header: str = "") -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for rec, conds in summary.items():
         for c, r in conds.items():
-            diff = (f"{r['diff']:+.3f} [{r['diff_ci95'][0]:+.3f}, {r['diff_ci95'][1]:+.3f}]"
-                    if r.get("diff") is not None else "–")
-            p = _p(r)
             info = ", ".join(f"{k} {v}" for k, v in list(r.get("information", {}).items())[:4])
             lines.append(" | ".join([
                 f"| {Path(rec).name or rec}", c, str(r["n"]),
-                f"{r['accuracy']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]", diff,
-                _fmt(r.get("rel_diff"), "+.1%"), p, _fmt(r.get("mde80"), ".3f"), info or "–",
+                _accuracy(r), _diff(r),
+                _fmt(r.get("rel_diff"), "+.1%"), _p(r), _fmt(r.get("mde80"), ".3f"), info or "–",
                 _fmt(r.get("obedience"), ".0%") + " |"]))
     return "\n".join(lines) + "\n"
 
@@ -139,11 +146,9 @@ def methods_markdown(summary: Mapping[str, Any], header: str = "") -> str:
     for rec, conds in summary.items():
         for c, r in conds.items():
             cost, fix = r.get("cost"), r.get("corrections")
-            diff = (f"{r['diff']:+.3f} [{r['diff_ci95'][0]:+.3f}, {r['diff_ci95'][1]:+.3f}]"
-                    if r.get("diff") is not None else "–")
             lines.append(" | ".join([
                 f"| {Path(rec).name or rec}", r.get("method", c), c, str(r["n"]),
-                f"{r['accuracy']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]", diff,
+                _accuracy(r), _diff(r),
                 _p(r),
                 f"{cost['calls']:.2f}" if cost else "–", f"{cost['tokens']:.0f}" if cost else "–",
                 f"{cost['seconds']:.2f}" if cost else "–",
