@@ -13,7 +13,8 @@ Conventions (the same in :mod:`llm.openai_http` and :mod:`llm.serve`):
   BOS) the BOS (else EOS) token is prepended as context. An empty continuation scores ``0``.
 
 Speed (``docs/performance.md``, "Generation"): bfloat16 by default where the hardware computes it natively
-(:func:`auto_dtype`); decoding runs under ``torch.inference_mode`` with SDPA attention, drops finished rows from
+(:func:`auto_dtype`); on the CPU, linear layers multiply with oneDNN-packed weights (:mod:`llm.packed`); decoding
+runs under ``torch.inference_mode`` with SDPA attention, drops finished rows from
 the batch and its KV cache, checks stop strings on a window of the newest tokens (:class:`StopScanner`), and
 computes logits for the last position only.
 """
@@ -30,6 +31,7 @@ import torch
 
 from llm.lm import Capabilities, Generation, LMError, Message, Prompt
 from llm.load import check_continuations, check_prompts, check_sampling, row_seed
+from llm.packed import pack_linears, packed_mode
 
 
 def render_fallback(messages: Sequence[Message]) -> str:
@@ -276,12 +278,14 @@ class HFModel:
             text_config, "max_position_embeddings", None
         )
         self.dtype = next(model.parameters()).dtype
+        self.packed = pack_linears(model) if self.device.type == "cpu" else 0
         self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
     @contextmanager
     def fast(self) -> Iterator[None]:
-        """The context every pass of this class runs in (``torch.inference_mode``); one place to add more."""
-        with torch.inference_mode():
+        """The context every pass of this class runs in: ``torch.inference_mode`` and, on the CPU, the oneDNN-packed
+        linear layers of :mod:`llm.packed`."""
+        with torch.inference_mode(), packed_mode():
             yield
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, past: Any = None,
