@@ -26,9 +26,10 @@ from llm.methods import CONDITIONS, METHODS, MethodsConfig, conditions_for, pars
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "synthetic": {"receivers": ("simulated",), "advisor": "template", "train_limit": 200, "limit": 300},
 }
-#: The tiny models and sizes of ``--smoke`` (everything runs on random-init GPT-2s in seconds).
+#: The tiny models and sizes of ``--smoke`` (everything runs on random-init GPT-2s in seconds; zero-shot: their
+#: context of 256 positions holds no worked examples).
 SMOKE = dict(limit=5, train_limit=5, samples=2, signal_candidates=1, max_new_tokens=12, signal_tokens=8,
-             chat="no", sft_epochs=1, sft_max_steps=2, sft_lr=1e-3, dpo=True, batch_size=16, chunk=3,
+             chat="no", shots=0, sft_epochs=1, sft_max_steps=2, sft_lr=1e-3, dpo=True, batch_size=16, chunk=3,
              device="cpu", dtype="float32")
 #: The task a smoke run uses instead of the experiment's (GSM8K -> the embedded synthetic task; code stays MBPP).
 SMOKE_TASK = {"gsm8k": "synthetic"}

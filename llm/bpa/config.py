@@ -51,7 +51,8 @@ class BPAConfig:
         max_new_tokens: the Receiver's answer budget (default: the task's).
         signal_tokens: the Advisor's signal budget.
         chat: auto (chat template if the model has one), yes or no.
-        shots: few-shot examples in the Receiver's prompt.
+        shots: few-shot examples in the Receiver's prompt (default: the task's recommended count, GSM8K 5, MBPP 3,
+            synthetic 3, HumanEval 0; measured in docs/results/few-shot.md).
         sft_epochs: epochs of the Advisor's SFT.
         sft_lr: learning rate of the Advisor's SFT (DPO uses a fifth of it).
         sft_batch: batch size of the Advisor's SFT and DPO.
@@ -85,7 +86,7 @@ class BPAConfig:
     max_new_tokens: int | None = None
     signal_tokens: int = 48
     chat: str = "auto"
-    shots: int = 0
+    shots: int | None = None
     sft_epochs: int = 2
     sft_lr: float = 5e-5
     sft_batch: int = 4
@@ -116,7 +117,7 @@ class BPAConfig:
         for name in ("train_limit", "samples", "signal_tokens", "batch_size", "chunk", "sft_epochs", "sft_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.signal_candidates < 0 or self.max_retries < 0 or self.shots < 0:
+        if self.signal_candidates < 0 or self.max_retries < 0 or (self.shots is not None and self.shots < 0):
             raise ValueError("signal_candidates, max_retries and shots must be >= 0")
         if not (math.isfinite(self.temperature) and self.temperature > 0):
             raise ValueError(f"temperature must be > 0 (k sampled answers), got {self.temperature}")

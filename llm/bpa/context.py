@@ -115,7 +115,8 @@ def receiver_prompts(ctx: Context, receiver: LanguageModel, problems: Sequence[A
     """The Receiver's prompts for ``problems``, each with its information (``None``: none) placed by the task."""
     cfg = ctx.config
     chat = uses_chat(receiver, cfg.chat)
-    shots = ctx.task.few_shot(cfg.shots, seed=cfg.seed, path=cfg.data) if cfg.shots else []
+    k = ctx.task.default_shots if cfg.shots is None else cfg.shots
+    shots = ctx.task.few_shot(k, seed=cfg.seed, path=cfg.data) if k else []
     return [ctx.task.prompt(p, shots, chat=chat, hint=h) for p, h in zip(problems, hints)]
 
 

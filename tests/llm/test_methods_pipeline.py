@@ -96,7 +96,7 @@ def loader(tiny_dir):
 def _config(tiny_dir: Path, conditions=METHOD_CONDS, **methods) -> BPAConfig:
     settings = {"aligner_epochs": 1, "aligner_max_steps": 2, "aligner_lr": 1e-3, **methods}
     return BPAConfig(task="synthetic", advisor=str(tiny_dir), receivers=(str(tiny_dir),), limit=3, train_limit=3,
-                     conditions=conditions, max_new_tokens=8, chat="no", batch_size=4, chunk=2, device="cpu",
+                     conditions=conditions, max_new_tokens=8, chat="no", shots=0, batch_size=4, chunk=2, device="cpu",
                      dtype="float32", methods=MethodsConfig(**settings))
 
 

@@ -113,7 +113,7 @@ def test_http_and_local_receivers_in_one_run(tmp_path, tiny_dir, tiny_model):
     with serving(tiny_model, name="tiny") as url:
         remote = f"{url}#tiny"
         cfg = BPAConfig(task="synthetic", catalogue="math", advisor=str(tiny_dir), receivers=(str(tiny_dir), remote),
-                        limit=3, train_limit=1, conditions=("baseline", "prior"), max_new_tokens=6, chat="no",
+                        limit=3, train_limit=1, conditions=("baseline", "prior"), max_new_tokens=6, chat="no", shots=0,
                         batch_size=4, chunk=3, device="cpu", dtype="float32")
         run(cfg, tmp_path / "mix", **QUIET)
     rows = [json.loads(line) for line in (tmp_path / "mix" / "eval.jsonl").read_text().splitlines()]
