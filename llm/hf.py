@@ -132,6 +132,21 @@ def _first_line(exc: BaseException) -> str:
     return (lines[0] if lines else type(exc).__name__)[:300]
 
 
+#: Rows sharing at least this many leading tokens have their common prefix computed once (:meth:`HFModel.generate`).
+MIN_SHARED_PREFIX = 16
+
+
+def shared_prefix(rows: Sequence[Sequence[int]]) -> int:
+    """Length of the prefix common to all ``rows``, leaving every row at least one token of its own (the first
+    step needs each row's last prompt token as input)."""
+    if not rows:
+        return 0
+    n = min(len(r) for r in rows) - 1
+    for r in rows[1:]:
+        n = min(n, common_prefix(rows[0], r))
+    return max(n, 0)
+
+
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """Length of the longest common prefix of two token lists."""
     n = min(len(a), len(b))
@@ -409,10 +424,24 @@ class HFModel:
         """Decodes one left-padded batch token by token with the KV cache; ``rows`` are token ids ``(b, t_b)``.
 
         A row that finishes leaves the batch: its KV-cache rows, mask and positions are dropped
-        (``batch_select_indices``), so later steps compute only the rows still going.
+        (``batch_select_indices``), so later steps compute only the rows still going. When the rows share a prefix
+        of at least :data:`MIN_SHARED_PREFIX` tokens (few-shot examples, a system prompt, one problem under several
+        hints), the prefix is computed once and its KV cache copied to every row; each row's own tokens follow it,
+        left-padded: ``[prefix][pad][own tokens]``, with the pads masked and positions counted without them.
         """
         n = len(rows)
-        ids, mask, positions = self._left_pad(rows)
+        shared = shared_prefix(rows)
+        past = None
+        if shared < MIN_SHARED_PREFIX or n == 1:
+            ids, mask, positions = self._left_pad(rows)
+        else:  # the common prefix once, its KV cache copied to every row; then each row's own tokens
+            head = torch.tensor([rows[0][:shared]], device=self.device)
+            with self.fast():
+                _, past = self.forward(head, torch.ones_like(head), torch.arange(shared, device=self.device)[None])
+            past.batch_repeat_interleave(n)
+            ids, mask, positions = self._left_pad([r[shared:] for r in rows])
+            mask = torch.cat([torch.ones((n, shared), dtype=mask.dtype, device=mask.device), mask], dim=1)
+            positions = positions + shared
         generators = None
         if temperature > 0:
             generators = [torch.Generator(device=self.device).manual_seed(s) for s in seeds]
@@ -421,7 +450,6 @@ class HFModel:
         reasons = ["length"] * n
         live = list(range(n))  # the original row of each batch row
         scanner = StopScanner(self.tokenizer, stops)
-        past = None
         with self.fast():
             for _ in range(max_new_tokens):
                 logits, past = self.forward(ids, mask, positions, past)

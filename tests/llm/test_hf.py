@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm.hf import (
+    MIN_SHARED_PREFIX,
     HFModel,
     StopScanner,
     auto_batch_size,
@@ -24,6 +25,7 @@ from llm.hf import (
     parse_dtype,
     render_fallback,
     row_bytes,
+    shared_prefix,
     target_logprobs,
 )
 from llm.lm import Generation, LanguageModel, LMError
@@ -320,6 +322,42 @@ def test_finished_rows_leave_the_batch(tiny_model: HFModel) -> None:
     assert batched == alone
     assert sizes[0] == 4 and sizes[-1] < 4 and sizes == sorted(sizes, reverse=True)
     assert len(sizes) == max(g.new_tokens for g in batched)
+
+
+PREAMBLE = ("You are an expert Python programmer, and here is your task. Read the examples below, then answer the "
+            "last question in the same format, and stop when you are done.\n\n")
+SHARED = [PREAMBLE + p for p in MIXED]
+
+
+@given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=6), min_size=1, max_size=4))
+def test_shared_prefix_is_common_and_leaves_every_row_a_token(rows: list[list[int]]) -> None:
+    n = shared_prefix(rows)
+    assert 0 <= n <= min(len(r) for r in rows) - 1
+    assert all(r[:n] == rows[0][:n] for r in rows)
+    longer = [r[: n + 1] for r in rows]
+    assert n == min(len(r) for r in rows) - 1 or any(r != longer[0] for r in longer)  # maximal
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.9])
+def test_a_shared_prefix_is_computed_once_with_the_same_text(tiny_model: HFModel, temperature: float) -> None:
+    rows = [tiny_model.encode(p, True) for p in SHARED]
+    assert shared_prefix(rows) >= MIN_SHARED_PREFIX
+    widths: list[int] = []
+    hook = tiny_model.model.register_forward_pre_hook(
+        lambda _m, _a, kw: widths.append(kw["input_ids"].shape), with_kwargs=True)
+    try:
+        batched = with_batch(tiny_model, 4).generate(SHARED, 12, temperature=temperature, seed=3, stop=["@@"])
+    finally:
+        hook.remove()
+    assert widths[0] == (1, shared_prefix(rows))  # the prefix, once
+    assert widths[1] == (4, max(len(r) for r in rows) - shared_prefix(rows))  # then only the rows' own tokens
+    alone = [with_batch(tiny_model, 1).generate([p], 12, temperature=temperature, seed=3 + i, stop=["@@"])[0]
+             for i, p in enumerate(SHARED)]
+    assert batched == alone
+    if temperature == 0:
+        for prompt, g in zip(SHARED, batched):
+            text, reason, _ = hf_reference(tiny_model, prompt, 12)
+            assert (g.text, g.finish_reason) == (text, reason)
 
 
 def test_sampling_is_deterministic_per_seed(tiny_model: HFModel) -> None:

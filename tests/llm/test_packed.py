@@ -109,13 +109,20 @@ def test_memory_available_reads_meminfo(tmp_path: Path) -> None:
     assert memory_available(str(tmp_path / "missing")) is None
 
 
+PREAMBLE = "Answer the question below in the format of the examples, and stop when the answer is complete.\n\n"
+
+
+@pytest.mark.parametrize("preamble", ["", PREAMBLE], ids=["padded", "shared-prefix"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_hfmodel_greedy_text_matches_plain_transformers_generate(tokenizer, dtype: torch.dtype) -> None:  # type: ignore[no-untyped-def]
-    """The package's packed decode loop against transformers' unpacked ``generate``, prompt by prompt."""
+def test_hfmodel_greedy_text_matches_plain_transformers_generate(tokenizer, dtype: torch.dtype,  # type: ignore[no-untyped-def]
+                                                                 preamble: str) -> None:
+    """The package's packed decode loop (left-padded, or after a shared prefix) against transformers' unpacked
+    ``generate``, prompt by prompt."""
     model = tiny_llama_family(dtype)
     lm = HFModel(model, tokenizer, name="tiny-qwen2", batch_size=4)
     assert lm.packed == 2 * 7 + 1  # q k v o gate up down per layer, and the head
-    prompts = ["Hi", "The capital of France is", "Once upon a time, in a land far away, there lived", "a b c"]
+    prompts = [preamble + p for p in
+               ("Hi", "The capital of France is", "Once upon a time, in a land far away, there lived", "a b c")]
     gens = lm.generate(prompts, max_new_tokens=10)
     assert any(isinstance(m, PackedLinear) and m in packed._PACKED for m in model.modules())  # packed path ran
     for prompt, g in zip(prompts, gens):
