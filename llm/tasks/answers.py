@@ -7,8 +7,9 @@
 2. the last LaTeX ``\\boxed{...}`` (balanced braces; its content is returned as written);
 3. the last ``"The answer is N"`` / ``"Answer: N"``;
 
-and :func:`last_number` the last number anywhere. ``extract_gsm8k_answer`` is the marked answer as a number, else
-the last number (the "flexible" reading of :mod:`llm.tasks.grading`).
+:func:`last_number` the last number anywhere, and :func:`final_answer` the answer the text ends with (the "flexible"
+reading of :mod:`llm.tasks.grading`). ``extract_gsm8k_answer`` is the marked answer as a number, else the last
+number.
 
 A number may carry a sign, ``$``, thousands commas, decimals or a fraction ``a/b``; a trailing period is not a
 decimal point. ``numeric_equal`` compares two such answers exactly as rationals, within a tolerance
@@ -97,6 +98,36 @@ def marked_answer(text: str) -> tuple[str, str] | None:
         if found:
             return "answer_is", found[0]
     return None
+
+
+def final_answer(text: str) -> tuple[str, bool] | None:
+    r"""The answer ``text`` ends with, as ``(answer, boxed)``, or ``None`` when it has no number and no box.
+
+    lm-eval's "flexible-extract" (the last number), except that a closed ``\boxed{...}`` after which no number
+    follows is read whole (``boxed=True``: its content, compared by math-verify when it is not one number).
+    A ``#### N`` guess written before the working therefore does not hide the number the working ends with.
+
+    Examples:
+        >>> final_answer("#### 120\nSo 9 * 60 = 540 meters.")
+        ('540', False)
+        >>> final_answer("so $\\boxed{2\\pi}$.")
+        ('2\\pi', True)
+    """
+    text = _normalize(text)
+    numbers = list(_NUMBER.finditer(text))
+    for m in reversed(list(_BOXED.finditer(text))):
+        depth = 1
+        for i in range(m.end(), len(text)):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                if not numbers or numbers[-1].start() < i:
+                    return text[m.end() : i].strip(), True
+                break
+        else:
+            continue  # unclosed (cut by the token limit): the box before it
+        break
+    last = last_number(text)
+    return (last, False) if last is not None else None
 
 
 def last_number(text: str) -> str | None:

@@ -5,11 +5,12 @@ lm-eval reports two GSM8K metrics: ``strict-match`` reads only an answer written
 
 * **strict**: the response's :func:`~llm.tasks.answers.marked_answer` (first ``#### N`` line, else the last
   ``\\boxed{...}``, else the last ``The answer is N``) equals the reference; a response that marks no answer is wrong.
-* **flexible**: the marked answer when there is one, else the :func:`~llm.tasks.answers.last_number`, equals the
-  reference. This differs from lm-eval's flexible-extract in one case only: a response that marks an answer and then
-  writes more numbers is judged by the answer it marked, which is the answer it gave.
+* **flexible**: the answer the response ends with (:func:`~llm.tasks.answers.final_answer`) equals the reference:
+  lm-eval's flexible-extract (the last number), except that a final ``\\boxed{...}`` is read whole.
 
-So ``strict`` implies ``flexible``. Numbers compare exactly as rationals (:func:`~llm.tasks.answers.numeric_equal`);
+The two are independent, as in lm-eval: a reply that writes ``#### 120`` first and ends its working with ``540``
+is strict-wrong and flexible-right against 540 (Qwen2.5-Coder-0.5B does this on GSM8K), and strict-right,
+flexible-wrong against 120. Numbers compare exactly as rationals (:func:`~llm.tasks.answers.numeric_equal`);
 a box whose content is not a single number (``\\frac{\\sqrt3}{2}``, ``2\\pi``), and any answer to a reference that
 is not a number (MATH-style LaTeX), are compared by math-verify (:func:`~llm.tasks.math_answers.math_equal`).
 The tasks' ``grade`` uses the flexible verdict by default (it gives a weak model credit for a right final number
@@ -22,7 +23,7 @@ References:
 
 from __future__ import annotations
 
-from llm.tasks.answers import _normalize, _numbers, last_number, marked_answer, numeric_equal, parse_number
+from llm.tasks.answers import _normalize, _numbers, final_answer, marked_answer, numeric_equal, parse_number
 from llm.tasks.base import Grade
 from llm.tasks.math_answers import math_equal
 
@@ -44,14 +45,16 @@ def same_answer(answer: str | None, reference: str, boxed: bool = False) -> bool
 
 
 def extract_answer(response: str) -> str | None:
-    """The answer flexible grading reads: the marked answer (a box's LaTeX content as written), else the last
-    number; ``None`` when there is neither."""
-    marked = marked_answer(response)
-    return marked[1] if marked is not None else last_number(response)
+    """The answer flexible grading reads (:func:`~llm.tasks.answers.final_answer`: a final box's LaTeX content
+    as written, else the last number); ``None`` when there is neither."""
+    final = final_answer(response)
+    return final[0] if final is not None else None
 
 
 def grade_math(response: str, reference: str) -> Grade:
     """Both verdicts on a math ``response`` against the ``reference`` answer (see the module docstring).
+
+    ``extracted`` is the flexible reading; ``marked`` whether the response marks an answer at all.
 
     Examples:
         >>> grade_math("3 + 4 = 7\\n#### 7", "7")
@@ -60,12 +63,10 @@ def grade_math(response: str, reference: str) -> Grade:
         Grade(strict=False, flexible=True, extracted='7', marked=False)
     """
     marked = marked_answer(response)
-    if marked is not None:
-        mark, answer = marked
-        ok = same_answer(answer, reference, boxed=mark == "boxed")
-        return Grade(ok, ok, answer, True)
-    last = last_number(response)
-    return Grade(False, same_answer(last, reference), last, False)
+    strict = marked is not None and same_answer(marked[1], reference, boxed=marked[0] == "boxed")
+    final = final_answer(response)
+    flexible = final is not None and same_answer(final[0], reference, boxed=final[1])
+    return Grade(strict, flexible, final[0] if final is not None else None, marked is not None)
 
 
 def has_final_answer(response: str) -> bool:
