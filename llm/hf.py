@@ -14,15 +14,16 @@ Conventions (the same in :mod:`llm.openai_http` and :mod:`llm.serve`):
 
 Speed (``docs/performance.md``, "Generation"): bfloat16 by default where the hardware computes it natively
 (:func:`auto_dtype`); on the CPU, linear layers multiply with oneDNN-packed weights (:mod:`llm.packed`); decoding
-runs under ``torch.inference_mode`` with SDPA attention, drops finished rows from
-the batch and its KV cache, checks stop strings on a window of the newest tokens (:class:`StopScanner`), and
-computes logits for the last position only.
+runs under ``torch.inference_mode`` with SDPA attention, computes a prefix shared by a batch once, drops finished
+rows from the batch and its KV cache and refills them with waiting prompts (continuous batching), checks stop
+strings on a window of the newest tokens (:class:`StopScanner`), and computes logits for the last position only.
 """
 
 from __future__ import annotations
 
 import inspect
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -251,6 +252,50 @@ def auto_batch_size(model: Any, cpu_default: int = 16) -> int:
     return kv_batch_size(free, row_bytes(model.config, min(positions, 4096), param.dtype))
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """Decoding state of a batch beside its KV cache: ``mask`` ``(b, t)`` over the cached positions (0: padding)
+    and ``last`` ``(b, 1)``, the position id of each row's newest cached token."""
+
+    mask: torch.Tensor
+    last: torch.Tensor
+
+    def step(self) -> _Batch:
+        """The state for feeding one more token per row (its mask column and position)."""
+        return _Batch(torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1), self.last + 1)
+
+    def select(self, keep: torch.Tensor) -> _Batch:
+        return _Batch(self.mask[keep], self.last[keep])
+
+
+def joinable(past: Any) -> bool:
+    """Whether :func:`join` can add rows to ``past``: a cache whose layers are all plain ``DynamicLayer``."""
+    try:
+        from transformers.cache_utils import DynamicLayer
+    except ImportError:  # an older transformers without cache layers
+        return False
+    layers = getattr(past, "layers", None)
+    return bool(layers) and all(type(layer) is DynamicLayer and layer.keys is not None for layer in layers)
+
+
+def join(past: Any, state: _Batch, other: Any, other_state: _Batch) -> _Batch:
+    """Appends the rows of cache ``other`` to cache ``past`` (in place) and returns the joined state; the shorter
+    cache is left-padded with masked zeros to the longer one's length."""
+    width = max(state.mask.shape[1], other_state.mask.shape[1])
+
+    def pad(x: torch.Tensor, dim_from_end: int) -> torch.Tensor:
+        short = width - x.shape[-dim_from_end]
+        if short == 0:
+            return x
+        spec = [0, 0] * (dim_from_end - 1) + [short, 0]
+        return torch.nn.functional.pad(x, spec)
+
+    for mine, theirs in zip(past.layers, other.layers):
+        mine.keys = torch.cat([pad(mine.keys, 2), pad(theirs.keys, 2)])
+        mine.values = torch.cat([pad(mine.values, 2), pad(theirs.values, 2)])
+    return _Batch(torch.cat([pad(state.mask, 1), pad(other_state.mask, 1)]), torch.cat([state.last, other_state.last]))
+
+
 class HFModel:
     """A causal LM from ``transformers`` behind the :class:`llm.lm.LanguageModel` protocol.
 
@@ -408,69 +453,105 @@ class HFModel:
                 encoded[i] = [self.bos_id]
             self._check_length(i, len(encoded[i]) + max_new_tokens)
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))  # similar lengths share a batch
+        gens = self._decode([encoded[i] for i in order], max_new_tokens, temperature,
+                            [row_seed(seed, i) for i in order], stops)
         out: list[Generation | None] = [None] * len(encoded)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            seeds = [row_seed(seed, i) for i in idx]
-            for i, g in zip(idx, self._generate_batch([encoded[i] for i in idx], max_new_tokens, temperature,
-                                                      seeds, stops)):
-                out[i] = g
+        for i, g in zip(order, gens):
+            out[i] = g
         return [g for g in out if g is not None]
 
-    def _generate_batch(
-        self, rows: list[list[int]], max_new_tokens: int, temperature: float, seeds: list[int],
-        stops: tuple[str, ...],
-    ) -> list[Generation]:
-        """Decodes one left-padded batch token by token with the KV cache; ``rows`` are token ids ``(b, t_b)``.
+    def _prefill(self, rows: list[list[int]]) -> tuple[torch.Tensor, Any, _Batch]:
+        """One pass over ``rows`` (token ids): the logits of each row's last position ``(b, vocab)``, the KV cache,
+        and the batch state after it (the next tokens still to be chosen).
 
-        A row that finishes leaves the batch: its KV-cache rows, mask and positions are dropped
-        (``batch_select_indices``), so later steps compute only the rows still going. When the rows share a prefix
-        of at least :data:`MIN_SHARED_PREFIX` tokens (few-shot examples, a system prompt, one problem under several
-        hints), the prefix is computed once and its KV cache copied to every row; each row's own tokens follow it,
-        left-padded: ``[prefix][pad][own tokens]``, with the pads masked and positions counted without them.
+        When the rows share a prefix of at least :data:`MIN_SHARED_PREFIX` tokens (few-shot examples, a system
+        prompt, one problem under several hints), the prefix is computed once and its KV cache copied to every row;
+        each row's own tokens follow it, left-padded: ``[prefix][pad][own tokens]``, pads masked and positions
+        counted without them. Otherwise the rows are left-padded.
         """
         n = len(rows)
         shared = shared_prefix(rows)
         past = None
         if shared < MIN_SHARED_PREFIX or n == 1:
             ids, mask, positions = self._left_pad(rows)
-        else:  # the common prefix once, its KV cache copied to every row; then each row's own tokens
+        else:
             head = torch.tensor([rows[0][:shared]], device=self.device)
-            with self.fast():
-                _, past = self.forward(head, torch.ones_like(head), torch.arange(shared, device=self.device)[None])
+            _, past = self.forward(head, torch.ones_like(head), torch.arange(shared, device=self.device)[None])
             past.batch_repeat_interleave(n)
             ids, mask, positions = self._left_pad([r[shared:] for r in rows])
             mask = torch.cat([torch.ones((n, shared), dtype=mask.dtype, device=mask.device), mask], dim=1)
             positions = positions + shared
-        generators = None
-        if temperature > 0:
-            generators = [torch.Generator(device=self.device).manual_seed(s) for s in seeds]
+        logits, past = self.forward(ids, mask, positions, past)
+        return logits[:, -1, :], past, _Batch(mask, positions[:, -1:])
+
+    def _decode(
+        self, rows: list[list[int]], max_new_tokens: int, temperature: float, seeds: list[int],
+        stops: tuple[str, ...],
+    ) -> list[Generation]:
+        """Decodes ``rows`` (token ids, in admission order) token by token with the KV cache, at most
+        ``batch_size`` rows at a time (continuous batching).
+
+        A row that finishes leaves the batch: its KV-cache rows, mask and positions are dropped
+        (``batch_select_indices``), so later steps compute only the rows still going. Once a quarter of the batch
+        is free, waiting rows are prefilled (:meth:`_prefill`) and joined to it: the shorter of the two KV caches
+        is left-padded (masked) to the other's length. A model whose cache cannot be joined that way (sliding
+        windows, other cache classes) fills the batch again only when it is empty.
+        """
+        n = len(rows)
+        generators = ([torch.Generator(device=self.device).manual_seed(s) for s in seeds] if temperature > 0
+                      else None)
         new: list[list[int]] = [[] for _ in range(n)]
         texts: list[str | None] = [None] * n
         reasons = ["length"] * n
-        live = list(range(n))  # the original row of each batch row
         scanner = StopScanner(self.tokenizer, stops)
+        waiting = list(range(n))
+        live: list[int] = []  # the original row of each batch row
+        past: Any = None
+        state: _Batch | None = None
+        nxt = torch.empty(0, dtype=torch.long)
+        refill = max(1, self.batch_size // 4)
+
+        def choose(logits: torch.Tensor, which: list[int]) -> tuple[torch.Tensor, list[int]]:
+            """Each row's next token and the batch rows still going after it."""
+            pick = logits.float().argmax(-1)  # bfloat16 -> float32 is exact; argmax is 3x faster in float32
+            if generators is not None:
+                probs = torch.softmax(logits.float() / temperature, dim=-1)
+                for j, b in enumerate(which):
+                    pick[j] = torch.multinomial(probs[j], 1, generator=generators[b])[0]
+            going = advance(range(len(which)), pick, [new[b] for b in which], _View(texts, which),
+                            _View(reasons, which), self.eos_ids, self.tokenizer, scanner)
+            return pick, [j for j in going if len(new[which[j]]) < max_new_tokens]
+
         with self.fast():
-            for _ in range(max_new_tokens):
-                logits, past = self.forward(ids, mask, positions, past)
-                logits = logits[:, -1, :]  # (live, vocab)
-                nxt = logits.float().argmax(-1)  # bfloat16 -> float32 is exact; argmax is 3x faster in float32
-                if generators is not None:
-                    probs = torch.softmax(logits.float() / temperature, dim=-1)
-                    for j, b in enumerate(live):
-                        nxt[j] = torch.multinomial(probs[j], 1, generator=generators[b])[0]
-                going = advance(range(len(live)), nxt, [new[b] for b in live], _View(texts, live),
-                                _View(reasons, live), self.eos_ids, self.tokenizer, scanner)
-                if not going:
-                    break
-                if len(going) < len(live) and hasattr(past, "batch_select_indices"):
+            while waiting or live:
+                free = self.batch_size - len(live)
+                if waiting and (not live or (free >= refill and joinable(past))):
+                    group, waiting = waiting[:free], waiting[free:]
+                    logits, g_past, g_state = self._prefill([rows[b] for b in group])
+                    g_next, going = choose(logits, group)
+                    if going:
+                        keep = torch.tensor(going, device=self.device)
+                        if len(going) < len(group):
+                            g_past.batch_select_indices(keep)
+                        g_state, g_next = g_state.select(keep), g_next[keep]
+                        group = [group[j] for j in going]
+                        if live:
+                            state = join(past, state, g_past, g_state)  # type: ignore[arg-type]
+                            nxt, live = torch.cat([nxt, g_next]), live + group
+                        else:
+                            past, state, nxt, live = g_past, g_state, g_next, group
+                    continue  # admit more, or decode
+                assert state is not None
+                state = state.step()
+                logits, past = self.forward(nxt[:, None], state.mask, state.last, past)
+                nxt, going = choose(logits[:, -1, :], live)
+                if len(going) < len(live):
+                    if not going:
+                        live, past, state = [], None, None
+                        continue
                     keep = torch.tensor(going, device=self.device)
                     past.batch_select_indices(keep)
-                    live = [live[j] for j in going]
-                    mask, positions, nxt = mask[keep], positions[keep], nxt[keep]
-                ids = nxt[:, None]
-                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-                positions = positions[:, -1:] + 1
+                    state, nxt, live = state.select(keep), nxt[keep], [live[j] for j in going]
         result = []
         for b in range(n):
             body = [t for t in new[b] if t not in self.eos_ids]

@@ -12,6 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import llm.hf as hf_module
 from llm.hf import (
     MIN_SHARED_PREFIX,
     HFModel,
@@ -358,6 +359,32 @@ def test_a_shared_prefix_is_computed_once_with_the_same_text(tiny_model: HFModel
         for prompt, g in zip(SHARED, batched):
             text, reason, _ = hf_reference(tiny_model, prompt, 12)
             assert (g.text, g.finish_reason) == (text, reason)
+
+
+MANY = [*MIXED, *SHARED, "x", "The quick brown fox jumps over the lazy dog because"]
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+def test_freed_rows_are_refilled_with_waiting_prompts(tiny_model: HFModel, temperature: float,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """10 prompts through a batch of 3: rows that finish make room for waiting ones, and every text is the one
+    the prompt gets alone (sampling: from its own seed)."""
+    stop = ["e"]  # noise text hits an "e" soon, so rows finish at different steps
+    alone = [with_batch(tiny_model, 1).generate([p], 9, temperature=temperature, seed=7 + i, stop=stop)[0]
+             for i, p in enumerate(MANY)]
+    shapes: list[tuple[int, int]] = []
+    hook = tiny_model.model.register_forward_pre_hook(
+        lambda _m, _a, kw: shapes.append(tuple(kw["input_ids"].shape)), with_kwargs=True)
+    try:
+        joined = with_batch(tiny_model, 3).generate(MANY, 9, temperature=temperature, seed=7, stop=stop)
+    finally:
+        hook.remove()
+    assert joined == alone
+    decode = [b for b, t in shapes if t == 1]
+    assert max(b for b, _ in shapes) <= 3
+    assert any(later > earlier for earlier, later in zip(decode, decode[1:]))  # the batch grew again: refilled
+    monkeypatch.setattr(hf_module, "joinable", lambda past: False)  # a cache that cannot be joined: batch by batch
+    assert with_batch(tiny_model, 3).generate(MANY, 9, temperature=temperature, seed=7, stop=stop) == alone
 
 
 def test_sampling_is_deterministic_per_seed(tiny_model: HFModel) -> None:

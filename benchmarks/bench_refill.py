@@ -1,0 +1,74 @@
+"""Continuous batching: the package's local backend refilling freed rows against decoding batch by batch.
+
+The workload is the informed game's feedback on MBPP (``docs/method.md``): the first ``--n`` MBPP train problems,
+each under every item of the code catalogue (``none`` included), ``--samples`` sampled answers per cell at
+``--temperature``, in the 3-shot completion prompt, ``[DONE]`` as the stop string. Refilling is switched off by
+making ``llm.hf.joinable`` answer ``False`` (the path models with sliding-window caches take). The two settings
+alternate in one process (A B A B) on one loaded model.
+
+    python benchmarks/bench_refill.py --threads 1 --rounds 2 --batch-size 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+import llm.hf
+from llm.bpa.context import hint_text
+from llm.catalogue import load_catalogue
+from llm.hf import HFModel
+from llm.load import load_model
+from llm.tasks.registry import get_task
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="qwen2.5-coder-0.5b")
+    p.add_argument("--data", default=None, help="data root (default: $PERSUASION_DATA, then ../shared/data)")
+    p.add_argument("--n", type=int, default=2, help="first N MBPP train problems")
+    p.add_argument("--samples", type=int, default=2, help="sampled answers per (problem, item)")
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--batch-size", type=int, default=12)
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", default=None, help="also write the results as JSON here")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    task = get_task("mbpp")
+    items = load_catalogue("code").with_none().items
+    shots = task.few_shot(3, path=args.data)
+    prompts = [task.prompt(q, shots, hint=hint_text(it)) for q in task.load("train", args.data, limit=args.n)
+               for it in items for _ in range(args.samples)]
+    lm = load_model(args.model, batch_size=args.batch_size)
+    assert isinstance(lm, HFModel)
+    joinable = llm.hf.joinable
+    runs: dict[str, list[dict]] = {"refilled": [], "batch by batch": []}
+    for r in range(args.rounds):
+        for name in runs:
+            llm.hf.joinable = joinable if name == "refilled" else (lambda past: False)
+            t = time.perf_counter()
+            gens = lm.generate(prompts, args.max_new_tokens, temperature=args.temperature, seed=1, stop=task.stop)
+            dt = time.perf_counter() - t
+            tokens = sum(g.new_tokens for g in gens)
+            runs[name].append({"seconds": dt, "tokens": tokens, "tok_per_s": tokens / dt})
+            print(f"round {r} {name:15s} {dt:7.1f} s {tokens:6d} tokens {tokens / dt:6.1f} tok/s", flush=True)
+    llm.hf.joinable = joinable
+    summary = {"model": args.model, "dtype": str(lm.dtype), "threads": torch.get_num_threads(), "rows": len(prompts),
+               "batch_size": args.batch_size, "runs": runs,
+               "speed_ratio_per_round": [b["seconds"] / a["seconds"]
+                                         for a, b in zip(runs["refilled"], runs["batch by batch"])]}
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
