@@ -91,8 +91,26 @@ def test_overlapping_train_and_test_problems_are_refused(tmp_path, monkeypatch):
     task = get_task("synthetic")
     same = replace(task, loader=lambda split, path, limit: task.loader("test", path, limit))
     monkeypatch.setattr(pipeline, "get_task", lambda name: same)
-    with pytest.raises(ValueError, match="overlap"):
+    with pytest.raises(ValueError, match="every test problem also appears in training"):
         run(replace(SIM, limit=3, train_limit=3), tmp_path / "o", **QUIET)
+
+
+def test_test_problems_repeating_a_training_question_are_left_out(tmp_path, monkeypatch):
+    """Real splits repeat a few questions (MBPP train and test share one): those test problems are dropped."""
+    import llm.bpa.pipeline as pipeline
+    from llm.tasks import get_task
+
+    task = get_task("synthetic")
+    train = task.loader("train", None, 40)
+
+    def loader(split, path, limit):
+        test = task.loader(split, path, limit)
+        return test if split == "train" else [*test[:4], replace(test[4], question=train[0].question)]
+
+    monkeypatch.setattr(pipeline, "get_task", lambda name: replace(task, loader=loader))
+    result = run(replace(SIM, limit=5, conditions=("baseline", "signal")), tmp_path / "o", **QUIET)
+    assert result["test_left_out"] == [task.loader("test", None, 5)[4].id]
+    assert result["receivers"]["simulated"]["baseline"]["n"] == 4
 
 
 def test_training_task_must_match_and_have_a_train_split(tmp_path):
