@@ -93,7 +93,8 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
     if excluded:  # decontamination: real splits repeat a few questions (MBPP train and test share one)
         ctx.log(f"left out {len(excluded)} test problem(s) whose id or question is also a training problem's: "
                 f"{', '.join(excluded[:5])}")
-        test = [p for p in test if p.id not in set(excluded)]
+        left_out = set(excluded)
+        test = [p for p in test if p.id not in left_out]
     record = {**config.to_dict(), "trained_by": {"advisor_feedback": config.training_receiver,
                                                  "training_folder": str(ctx.train_dir.relative_to(out))}}
     write_json_atomic(out / "config.json", record)
