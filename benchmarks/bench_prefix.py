@@ -16,6 +16,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -27,25 +28,36 @@ from llm.load import load_model
 from llm.tasks.registry import get_task
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def workload_args(p: argparse.ArgumentParser, n: int) -> None:
+    """The options both feedback-workload benchmarks (this one and ``bench_refill.py``) share."""
     p.add_argument("--model", default="qwen2.5-coder-0.5b")
     p.add_argument("--data", default=None, help="data root (default: $PERSUASION_DATA, then ../shared/data)")
-    p.add_argument("--n", type=int, default=4, help="first N MBPP train problems")
-    p.add_argument("--per-batch", type=int, default=1, help="problems per batch (x 9 items)")
+    p.add_argument("--n", type=int, default=n, help="first N MBPP train problems")
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", default=None, help="also write the results as JSON here")
+
+
+def feedback_prompts(data: str | None, n: int, samples: int = 1) -> tuple[Any, list[Any], list[Any]]:
+    """The MBPP task, each prompt's problem, and the 3-shot prompts of the first ``n`` train problems under every
+    code-catalogue item (``none`` included), ``samples`` copies each, grouped by problem."""
+    task = get_task("mbpp")
+    items = load_catalogue("code").with_none().items
+    shots = task.few_shot(3, path=data)
+    cells = [(q, it) for q in task.load("train", data, limit=n) for it in items for _ in range(samples)]
+    return task, [q for q, _ in cells], [task.prompt(q, shots, hint=hint_text(it)) for q, it in cells]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    workload_args(p, n=4)
+    p.add_argument("--per-batch", type=int, default=1, help="problems per batch (x 9 items)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    task = get_task("mbpp")
-    items = load_catalogue("code").with_none().items
-    problems = task.load("train", args.data, limit=args.n)
-    shots = task.few_shot(3, path=args.data)
-    prompts = [task.prompt(q, shots, hint=hint_text(item)) for q in problems for item in items]
-    rows_per_batch = args.per_batch * len(items)
+    task, asked, prompts = feedback_prompts(args.data, args.n)
+    rows_per_batch = args.per_batch * sum(q.id == asked[0].id for q in asked)  # x the items per problem
     lm = load_model(args.model, batch_size=rows_per_batch)
     assert isinstance(lm, HFModel)
     encoded = [lm.encode(*lm.render(x)) for x in prompts]
@@ -73,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                "runs": runs,
                "speed_ratio_per_round": [b["seconds"] / a["seconds"] for a, b in zip(runs["shared"], runs["padded"])],
                "same_text": sum(a == b for a, b in zip(texts["shared"], texts["padded"])),
-               "passed": {k: sum(task.grade(q, t) for q, t in zip([q for q in problems for _ in items], v))
-                          for k, v in texts.items()}}
+               "passed": {k: sum(task.grade(q, t) for q, t in zip(asked, v)) for k, v in texts.items()}}
     print(json.dumps(summary, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=1))

@@ -19,33 +19,21 @@ from pathlib import Path
 import torch
 
 import llm.hf
-from llm.bpa.context import hint_text
-from llm.catalogue import load_catalogue
+from bench_prefix import feedback_prompts, workload_args  # the shared workload (benchmarks/ is on sys.path)
 from llm.hf import HFModel
 from llm.load import load_model
-from llm.tasks.registry import get_task
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="qwen2.5-coder-0.5b")
-    p.add_argument("--data", default=None, help="data root (default: $PERSUASION_DATA, then ../shared/data)")
-    p.add_argument("--n", type=int, default=2, help="first N MBPP train problems")
+    workload_args(p, n=2)
     p.add_argument("--samples", type=int, default=2, help="sampled answers per (problem, item)")
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--batch-size", type=int, default=12)
-    p.add_argument("--max-new-tokens", type=int, default=256)
-    p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--out", default=None, help="also write the results as JSON here")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    task = get_task("mbpp")
-    items = load_catalogue("code").with_none().items
-    shots = task.few_shot(3, path=args.data)
-    prompts = [task.prompt(q, shots, hint=hint_text(it)) for q in task.load("train", args.data, limit=args.n)
-               for it in items for _ in range(args.samples)]
+    task, _, prompts = feedback_prompts(args.data, args.n, args.samples)
     lm = load_model(args.model, batch_size=args.batch_size)
     assert isinstance(lm, HFModel)
     joinable = llm.hf.joinable
