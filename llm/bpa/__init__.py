@@ -26,7 +26,7 @@ _EXPORTS = {
     "StateModel": "state", "fit_state_model": "state",
     "train_advisor": "training", "signal_rewards": "training", "advisor_examples": "training",
     "evaluate": "evaluation",
-    "summarize": "report", "summary_markdown": "report", "methods_markdown": "report",
+    "summarize": "report", "summary_markdown": "report", "methods_markdown": "report", "by_information": "report",
     "run": "pipeline",
 }
 

@@ -5,7 +5,9 @@ Statistics (:mod:`llm.stats`): Wilson 95% interval of each accuracy; the Newcomb
 difference with the baseline on the same problems; the exact McNemar p-value, Holm-adjusted across the conditions
 of the summary (the analysis conditions ``random`` and ``oracle`` are not in the family: their ``p_holm`` is
 ``None``); and the minimum detectable effect at 80% power for that ``n`` and discordance (``mde80``).
-Absolute (``diff``) and relative (``rel_diff``) gains are reported separately.
+Absolute (``diff``) and relative (``rel_diff``) gains are reported separately. Each condition's rows are also
+broken down by the information they carried (:func:`by_information`): solved with it against the baseline on the
+same problems, so a reader sees whether each hint went where it helps.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ def summarize(rows: Sequence[EvalRow | Mapping[str, Any]], conditions: Sequence[
             e = entry[c]
             e["method"] = METHOD_OF_CONDITION.get(c, c)
             e["information"] = dict(Counter(r.information or "none" for r in got).most_common())
+            if "baseline" in present and c != "baseline":
+                e["by_information"] = by_information(got, [by["baseline"][i] for i in ids])
             obey = [r for r in got if r.signal_item is not None and r.acted_item is not None]
             if obey:
                 e["obedience"] = float(np.mean([r.acted_item == r.signal_item for r in obey]))
@@ -81,6 +85,21 @@ def summarize(rows: Sequence[EvalRow | Mapping[str, Any]], conditions: Sequence[
                 }
         out[rec] = entry
     return out
+
+
+def by_information(got: Sequence[EvalRow], base: Sequence[EvalRow]) -> dict[str, dict[str, int]]:
+    """Where each piece of information went and what it did there: for every ``information`` value of a
+    condition's rows ``got``, the number of problems ``n`` that received it, how many were solved with it
+    (``correct``), and how many the baseline solved on those same problems (``baseline_correct``; ``base`` is
+    paired with ``got`` row by row). An Advisor that informs sends a hint where it beats silence: ``correct >
+    baseline_correct`` within each item, not just overall."""
+    out: dict[str, dict[str, int]] = {}
+    for r, b in zip(got, base):
+        cell = out.setdefault(r.information or "none", {"n": 0, "correct": 0, "baseline_correct": 0})
+        cell["n"] += 1
+        cell["correct"] += int(r.correct)
+        cell["baseline_correct"] += int(b.correct)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["n"]))
 
 
 def _costs(got: Sequence[EvalRow], base: Sequence[EvalRow]) -> dict[str, Any]:
@@ -134,7 +153,31 @@ def summary_markdown(summary: Mapping[str, Any], header: str = "") -> str:
                 _accuracy(r), _diff(r),
                 _fmt(r.get("rel_diff"), "+.1%"), _p(r), _fmt(r.get("mde80"), ".3f"), info or "–",
                 _fmt(r.get("obedience"), ".0%") + " |"]))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + breakdown_markdown(summary)
+
+
+#: The conditions whose information the Advisor chose; their breakdown goes into ``summary.md``.
+ADVISOR_CONDITIONS = ("signal", "posterior")
+
+
+def breakdown_markdown(summary: Mapping[str, Any]) -> str:
+    """Per Receiver and Advisor condition, the :func:`by_information` table: what was sent, to how many problems,
+    solved with it against the baseline on the same problems. Empty when no such condition has a baseline."""
+    lines: list[str] = []
+    for rec, conds in summary.items():
+        for c in ADVISOR_CONDITIONS:
+            cells = conds.get(c, {}).get("by_information")
+            if not cells:
+                continue
+            if not lines:
+                lines = ["", "What the Advisor's conditions sent, and how the problems that got each did with it "
+                         "and without (baseline, same problems):", "",
+                         "| receiver | condition | information | n | solved with it | solved by baseline | Δ |",
+                         "|---|---|---|---|---|---|---|"]
+            for item, k in cells.items():
+                lines.append(f"| {Path(rec).name or rec} | {c} | {item} | {k['n']} | {k['correct']} | "
+                             f"{k['baseline_correct']} | {k['correct'] - k['baseline_correct']:+d} |")
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 def methods_markdown(summary: Mapping[str, Any], header: str = "") -> str:

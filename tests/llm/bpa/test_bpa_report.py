@@ -39,3 +39,25 @@ def test_summary_from_plain_dicts_and_without_a_baseline():
     rows = [{"receiver": "r", "condition": "signal", "problem_id": str(i), "correct": i < 3} for i in range(4)]
     s = summarize(rows, ("signal",))["r"]["signal"]
     assert s["n"] == 4 and s["accuracy"] == 0.75 and "diff" not in s
+
+
+def test_breakdown_by_information_pairs_each_item_with_the_baseline_on_its_problems():
+    # problems 0-5 got hint "x" (solved 0-4 with it; the baseline solved 0-1), 6-9 silence (both solve 6-7)
+    base = [_row(i, "baseline", i in (0, 1, 6, 7)) for i in range(10)]
+    sig = [_row(i, "signal", i in (0, 1, 2, 3, 4, 6, 7), information="advisor:x" if i < 6 else None)
+           for i in range(10)]
+    s = summarize(base + sig, ("baseline", "signal"))["r"]
+    assert s["signal"]["by_information"] == {
+        "advisor:x": {"n": 6, "correct": 5, "baseline_correct": 2},
+        "none": {"n": 4, "correct": 2, "baseline_correct": 2},
+    }
+    assert "by_information" not in s["baseline"]
+    md = summary_markdown({"r": s})
+    assert "| r | signal | advisor:x | 6 | 5 | 2 | +3 |" in md and "| r | signal | none | 4 | 2 | 2 | +0 |" in md
+
+
+def test_no_breakdown_table_without_a_baseline():
+    rows = [_row(i, "signal", True, information="advisor:x") for i in range(3)]
+    s = summarize(rows, ("signal",))
+    assert "by_information" not in s["r"]["signal"]
+    assert "solved by baseline" not in summary_markdown(s)
