@@ -63,7 +63,7 @@ def summarize(rows: Sequence[EvalRow | Mapping[str, Any]], conditions: Sequence[
             got = [by[c][i] for i in ids]
             e = entry[c]
             e["method"] = METHOD_OF_CONDITION.get(c, c)
-            e["information"] = dict(Counter(r.information or "none" for r in got).most_common())
+            e["information"] = dict(Counter(_information(r) for r in got).most_common())
             if "baseline" in present and c != "baseline":
                 e["by_information"] = by_information(got, [by["baseline"][i] for i in ids])
             obey = [r for r in got if r.signal_item is not None and r.acted_item is not None]
@@ -87,6 +87,11 @@ def summarize(rows: Sequence[EvalRow | Mapping[str, Any]], conditions: Sequence[
     return out
 
 
+def _information(row: EvalRow) -> str:
+    """What reached the Receiver in ``row``, by name: ``none`` for no information."""
+    return row.information or "none"
+
+
 def by_information(got: Sequence[EvalRow], base: Sequence[EvalRow]) -> dict[str, dict[str, int]]:
     """Where each piece of information went and what it did there: for every ``information`` value of a
     condition's rows ``got``, the number of problems ``n`` that received it, how many were solved with it
@@ -95,7 +100,7 @@ def by_information(got: Sequence[EvalRow], base: Sequence[EvalRow]) -> dict[str,
     baseline_correct`` within each item, not just overall."""
     out: dict[str, dict[str, int]] = {}
     for r, b in zip(got, base):
-        cell = out.setdefault(r.information or "none", {"n": 0, "correct": 0, "baseline_correct": 0})
+        cell = out.setdefault(_information(r), {"n": 0, "correct": 0, "baseline_correct": 0})
         cell["n"] += 1
         cell["correct"] += int(r.correct)
         cell["baseline_correct"] += int(b.correct)
