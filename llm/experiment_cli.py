@@ -24,7 +24,7 @@ from llm.methods import CONDITIONS, METHODS, MethodsConfig, conditions_for, pars
 #: Defaults that depend on the task: the synthetic task is judged against the simulated Receiver, whose optimum
 #: is known (``llm.simulated``), with the model-free Advisor (template hints) so it needs no language model.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "synthetic": {"receivers": ("simulated",), "advisor": "template", "train_limit": 200, "limit": 300},
+    "synthetic": {"receivers": ("simulated",), "advisor": "template", "train_limit": 200, "samples": 8, "limit": 300},
 }
 #: The tiny models and sizes of ``--smoke`` (everything runs on random-init GPT-2s in seconds; zero-shot: their
 #: context of 256 positions holds no worked examples).

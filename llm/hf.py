@@ -358,6 +358,22 @@ class HFModel:
             return out.logits, None
         return out.logits, getattr(out, "cache", None) if self._cache_kw == "cache" else out.past_key_values
 
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Mean-pooled last hidden state of each text (no special tokens added), ``(N, hidden)`` float32: a
+        white-box feature of a problem (``llm.bpa.features``)."""
+        out = []
+        with self.fast():
+            for start in range(0, len(texts), self.batch_size):
+                rows = [self.encode(str(t), False) or [self.pad_id] for t in texts[start:start + self.batch_size]]
+                for i, r in enumerate(rows):
+                    self._check_length(start + i, len(r))
+                ids, mask, positions = self._left_pad(rows)
+                hidden = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False,
+                                    output_hidden_states=True).hidden_states[-1].float()
+                weight = mask.unsqueeze(-1).to(hidden.dtype)
+                out.append(((hidden * weight).sum(1) / weight.sum(1)).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
     @classmethod
     def from_pretrained(
         cls,

@@ -7,9 +7,13 @@ The Receiver answers the synthetic task's problems (:mod:`llm.tasks.synthetic`),
   of the catalogue, ``"none"`` = no information);
 * ``obedience`` ``rho``: when the prompt carries item ``a``'s information, it acts on ``a`` with probability
   ``rho`` and on ``"none"`` otherwise; with no item in the prompt it acts on ``"none"``;
-* ``prior``: its belief over the items when the prompt carries no information.
+* ``prior``: its belief over the items when the prompt carries no information;
+* ``hint_noise`` ``s`` (default 0): every distinct prompt ``t`` of a problem ``x`` shifts the success probability by
+  ``s z(x, t)``, ``z`` uniform on ``[-1, 1]`` and fixed per (spec seed, question, prompt text). This is what a real
+  Receiver does under any change of its prompt (a content-free hint included): a per-problem perturbation that no
+  feature of the question predicts. With ``s = 0`` the Receiver is the group model below exactly.
 
-So the success probability of a prompt carrying item ``a`` on a problem of group ``g`` is
+So (with ``s = 0``) the success probability of a prompt carrying item ``a`` on a problem of group ``g`` is
 
 .. math:: v(g, a) = \\rho\\, p(g, a) + (1 - \\rho)\\, p(g, \\text{none})
 
@@ -87,6 +91,7 @@ class SimulatedSpec:
         seed: the seed of every draw (answers and obedience).
         catalogue: built-in catalogue name or path (its items plus ``"none"`` are the items).
         name: the model name the Receiver reports.
+        hint_noise: ``s``, the half-width of the per-(problem, prompt) perturbation of the success probability.
 
     Raises:
         SimulatedSpecError: a missing or unknown item or group, a value outside ``[0, 1]``, a prior that does not
@@ -99,6 +104,7 @@ class SimulatedSpec:
     seed: int = 0
     catalogue: str = "math"
     name: str = "simulated"
+    hint_noise: float = 0.0
     _cat: Catalogue = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -129,6 +135,7 @@ class SimulatedSpec:
             raise SimulatedSpecError(f"simulated spec prior sums to {sum(prior.values())!r}, not 1")
         object.__setattr__(self, "prior", MappingProxyType(prior))
         object.__setattr__(self, "obedience", _probability(self.obedience, "obedience"))
+        object.__setattr__(self, "hint_noise", _probability(self.hint_noise, "hint_noise"))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise SimulatedSpecError(f"simulated spec seed must be an int, got {self.seed!r}")
         if not isinstance(self.name, str) or not self.name:
@@ -225,7 +232,8 @@ class SimulatedSpec:
         """A JSON-ready dict that :meth:`from_dict` reads back."""
         return {
             "name": self.name, "catalogue": self.catalogue, "obedience": self.obedience, "seed": self.seed,
-            "prior": dict(self.prior), "success": {g: dict(r) for g, r in self.success.items()},
+            "hint_noise": self.hint_noise, "prior": dict(self.prior),
+            "success": {g: dict(r) for g, r in self.success.items()},
         }
 
     @classmethod
@@ -233,7 +241,7 @@ class SimulatedSpec:
         """Reads :meth:`to_dict`'s format; unknown keys are an error."""
         if not isinstance(data, Mapping):
             raise SimulatedSpecError(f"{where} must be a JSON object, got {type(data).__name__}")
-        keys = {"name", "catalogue", "obedience", "seed", "prior", "success"}
+        keys = {"name", "catalogue", "obedience", "seed", "prior", "success", "hint_noise"}
         unknown = sorted(set(data) - keys)
         if unknown or "success" not in data or "prior" not in data:
             raise SimulatedSpecError(
@@ -250,9 +258,12 @@ class SimulatedSpec:
 
 
 def load_spec(path: str | Path | None = None) -> SimulatedSpec:
-    """The spec in the JSON file ``path``, or :func:`default_spec` when ``path`` is ``None`` (one-line errors)."""
+    """The spec in the JSON file ``path``, a built-in spec by name (:data:`SPECS`: ``grouped``, ``unlearnable``), or
+    :func:`default_spec` when ``path`` is ``None`` (one-line errors)."""
     if path is None:
         return default_spec()
+    if str(path) in SPECS:
+        return SPECS[str(path)]()
     p = Path(path)
     if not p.is_file():
         raise SimulatedSpecError(f"simulated spec file not found: {p}")
@@ -304,13 +315,35 @@ def default_spec(*, obedience: float = 0.9, seed: int = 0, catalogue: str = "mat
     return SimulatedSpec(success, prior, obedience=obedience, seed=seed, catalogue=catalogue)
 
 
+def unlearnable_spec(*, harm: float = 0.10, hint_noise: float = 0.35, seed: int = 0,
+                     catalogue: str = "math") -> SimulatedSpec:
+    """A Receiver on which nothing is learnable from the question: every item lowers every group's success by
+    ``harm`` on average, and every prompt (item hint or not) perturbs it by ``hint_noise * z(x, t)``
+    (:class:`SimulatedSpec`). Some item beats silence on many single problems, but which one is a per-problem
+    accident, no better than a content-free hint's. The do-no-harm Advisor must stay silent here."""
+    cat = load_catalogue(catalogue).with_none()
+    success = {g: {i: p_none if i == NONE_ID else round(max(0.0, p_none - harm), 6) for i in cat.ids}
+               for g, (p_none, _) in DEFAULT_SUCCESS.items()}
+    base = default_spec(catalogue=catalogue)
+    return SimulatedSpec(success, dict(base.prior), obedience=base.obedience, seed=seed, catalogue=catalogue,
+                         name="simulated-unlearnable", hint_noise=hint_noise)
+
+
+#: Built-in specs by name (``load_model("simulated:<name>")``): item effects that follow the problem groups, and
+#: item effects that are per-problem accidents (:func:`unlearnable_spec`).
+SPECS: Mapping[str, Any] = MappingProxyType({"grouped": default_spec, "unlearnable": unlearnable_spec})
+
+
 # --- the response rule, shared with experiments/bpa_regret.py -------------------------------------------------------
 
-def respond(success: Any, obedience: Any, none_index: int, group: Any, item: Any, u_obey: Any, u_correct: Any):
+def respond(success: Any, obedience: Any, none_index: int, group: Any, item: Any, u_obey: Any, u_correct: Any,
+            offset: Any = 0.0):
     """The simulated Receiver's action and outcome, elementwise over NumPy or JAX arrays.
 
     .. math:: a = \\text{item if } u_{obey} < \\rho \\text{ else none}, \\qquad
-              \\text{correct} = u_{correct} < p[g, a].
+              \\text{correct} = u_{correct} < p[g, a] + \\text{offset}
+
+    (``offset``: the prompt's perturbation ``s z(x, t)``; ``u < p + offset`` is ``u < clip(p + offset, 0, 1)``).
 
     Args:
         success: ``p``, shape ``(G, m)`` (:meth:`SimulatedSpec.success_table`).
@@ -324,7 +357,7 @@ def respond(success: Any, obedience: Any, none_index: int, group: Any, item: Any
     """
     follow = u_obey < obedience
     acted = follow * item + (1 - follow) * none_index
-    return acted, u_correct < success[group, acted]
+    return acted, u_correct < success[group, acted] + offset
 
 
 # --- the Receiver ---------------------------------------------------------------------------------------------------
@@ -454,9 +487,11 @@ class SimulatedReceiver:
                 sample = ("greedy",)
             key = (self.spec.seed, problem.question, *sample)
             item = reading.item or NONE_ID
+            offset = (self.spec.hint_noise * (2.0 * uniform(self.spec.seed, problem.question, text, "perturb") - 1.0)
+                      if self.spec.hint_noise else 0.0)
             acted, correct = respond(
                 self._table, self.spec.obedience, self.spec.none_index, self.spec.group_index(problem.group),
-                self.spec.items.index(item), uniform(*key, "obey"), uniform(*key, "correct"),
+                self.spec.items.index(item), uniform(*key, "obey"), uniform(*key, "correct"), offset,
             )
             out.append((Decision(problem.id, problem.group, item, self.spec.items[int(acted)], bool(correct)), problem))
         return out

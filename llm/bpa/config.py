@@ -16,10 +16,9 @@ from typing import Any
 from llm.methods import BPA_CONDITIONS, CONDITIONS, CONDITION_ALIASES, MethodsConfig
 
 SCHEMES = ("robust", "plugin")
-STATE_FEATURES = ("words", "none")
 #: Fields that may change when a folder is resumed (they do not change what was trained or measured).
 RESUMABLE_CHANGES = ("limit", "receivers", "conditions", "batch_size", "chunk", "device", "dtype", "timeout",
-                     "max_retries")
+                     "max_retries", "preregister")
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,16 @@ class BPAConfig:
             Advisor sends the catalogue's template hints and is not fine-tuned).
         scheme: the signalling scheme used: robust (the robust online learner's) or plugin (the LP on the
             empirical game); both are reported.
-        state_features: what the Advisor's state model reads: words (the question's words) or none (an
-            ablation that ignores the problem).
+        state_features: the candidate feature sets of the Advisor's state model, comma-separated, each '+'-joined
+            from words (the question's words), prior (the training Receiver's measured prior), hidden (its
+            mean-pooled hidden state: white-box Receivers) or none (an ablation that ignores the problem);
+            cross-fitting on the training problems picks one.
+        tau: the do-no-harm threshold: the Advisor speaks only when a lower confidence bound of the predicted gain
+            exceeds it (default: chosen by cross-fitting; never speaking if nothing beats silence out of sample).
+        confidence: one-sided level of that lower bound and of a credibly positive training state.
+        folds: folds of the cross-fitting over training problems.
+        preregister: a Markdown file: written with the trained design and the Advisor's hash before any test
+            problem is answered (the run then stops); if it exists, the run checks the hash and evaluates.
         max_new_tokens: the Receiver's answer budget (default: the task's).
         signal_tokens: the Advisor's signal budget.
         chat: auto (chat template if the model has one), yes or no.
@@ -83,6 +90,10 @@ class BPAConfig:
     signal_candidates: int = 2
     scheme: str = "robust"
     state_features: str = "words"
+    tau: float | None = None
+    confidence: float = 0.95
+    folds: int = 5
+    preregister: str | None = None
     max_new_tokens: int | None = None
     signal_tokens: int = 48
     chat: str = "auto"
@@ -127,8 +138,24 @@ class BPAConfig:
             raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
-        if self.state_features not in STATE_FEATURES:
-            raise ValueError(f"state_features must be one of {STATE_FEATURES}, got {self.state_features!r}")
+        from llm.bpa.state import parse_features
+
+        for candidate in self.feature_candidates:
+            parse_features(candidate)
+        if self.tau is not None and not math.isfinite(self.tau) and self.tau != math.inf:
+            raise ValueError(f"tau must be a number, got {self.tau}")
+        if not 0.5 <= self.confidence < 1:
+            raise ValueError(f"confidence must be in [0.5, 1), got {self.confidence}")
+        if self.folds < 2:
+            raise ValueError(f"folds must be >= 2, got {self.folds}")
+
+    @property
+    def feature_candidates(self) -> tuple[str, ...]:
+        """The candidate feature sets of ``state_features``."""
+        got = tuple(c.strip() for c in str(self.state_features).split(",") if c.strip())
+        if not got:
+            raise ValueError(f"state_features needs at least one feature set, got {self.state_features!r}")
+        return got
 
     @property
     def training_receiver(self) -> str:

@@ -9,6 +9,9 @@ state estimate ``omega_hat(x)`` (its state model) and its signal ``sigma ~ pi(. 
   posterior ``mu_x^g``; the Receiver then answers with the template hint of ``a ~ mu_x^g``;
 * ``signal``: the Advisor's own text for ``sigma`` as written (nothing for ``sigma = none``);
 * ``random``: the template hint of a uniform item (``none`` included);
+* ``matched``: the rate-matched random comparator: with probability ``q``, the share of the test problems the
+  Advisor speaks on (``sigma != none``), the template hint of a uniform item other than ``none``; else nothing. An
+  Advisor that speaks at random scores like ``matched``; one that targets beats it;
 * ``oracle``: every item's hint is tried and the problem counts as solved if any solved it (the hindsight-best
   item: an upper bound, charged ``m`` calls);
 
@@ -29,7 +32,7 @@ from tqdm.auto import tqdm
 from llm.beliefs import receiver_beliefs
 from llm.bpa.context import Context, answer, chunks, hint_text, question, rng, uses_chat
 from llm.bpa.game import GameResult
-from llm.bpa.state import StateModel
+from llm.bpa.state import GainModel
 from llm.catalogue import NONE_ID
 from llm.lm import LMError
 from llm.methods import METHOD_OF_CONDITION, Cost, Metered
@@ -40,22 +43,38 @@ from llm.signals import advisor_signals, template_signal
 #: Conditions that need the Receiver's beliefs (token log-probabilities).
 BELIEF_CONDITIONS = ("prior", "posterior")
 #: Conditions that need the Advisor (state model, scheme, signal).
-ADVISOR_CONDITIONS = ("posterior", "signal")
+ADVISOR_CONDITIONS = ("posterior", "signal", "matched")
 
 
 class Advisor:
     """What the trained Advisor does at test time: estimate the state, draw the signal, write it."""
 
-    def __init__(self, ctx: Context, state_model: StateModel, game: GameResult, writer: str) -> None:
+    def __init__(self, ctx: Context, state_model: GainModel, game: GameResult, writer: str) -> None:
         self.ctx, self.state_model, self.game, self.writer = ctx, state_model, game, writer
+
+    def draw(self, problems: Sequence[Any]) -> tuple[list[int], list[int]]:
+        """``omega_hat`` (the state model's do-no-harm choice) and ``sigma ~ pi(. | omega_hat)``, item indices."""
+        from llm.bpa.features import feature_blocks
+        from llm.bpa.learnability import combine
+
+        ctx, m = self.ctx, self.ctx.catalogue.m
+        feats = self.state_model.features
+        phi = combine(feature_blocks(ctx, problems, feats), feats, len(problems))
+        states = [int(s) for s in self.state_model.choose(phi)]
+        scheme = self.game.scheme
+        sigmas = [int(rng(ctx.config.seed, "signal", p.id).choice(m, p=scheme[s] / scheme[s].sum()))
+                  for p, s in zip(problems, states)]
+        return states, sigmas
+
+    def speaking_rate(self, problems: Sequence[Any]) -> float:
+        """The share of ``problems`` with ``sigma != none`` (the ``matched`` comparator's rate ``q``)."""
+        none = self.ctx.catalogue.index(NONE_ID)
+        return float(np.mean([s != none for s in self.draw(problems)[1]])) if problems else 0.0
 
     def signals(self, problems: Sequence[Any]) -> tuple[list[int], list[int], list[str | None], list[Cost]]:
         """``omega_hat``, ``sigma`` (item indices), the signal texts (``None`` for ``none``) and their costs."""
         ctx, items = self.ctx, self.ctx.catalogue.items
-        states = self.state_model.predict_states([question(p) for p in problems])
-        scheme = self.game.scheme
-        sigmas = [int(rng(ctx.config.seed, "signal", p.id).choice(len(items), p=scheme[s] / scheme[s].sum()))
-                  for p, s in zip(problems, states)]
+        states, sigmas = self.draw(problems)
         texts: list[str | None] = [None] * len(problems)
         costs = [Cost() for _ in problems]
         speak = [i for i, s in enumerate(sigmas) if items[s].id != NONE_ID]
@@ -85,6 +104,7 @@ def evaluate(ctx: Context, problems: Sequence[Any], advisor: Advisor | None, cor
     cfg = ctx.config
     conds = cfg.conditions
     store = ResultStore(ctx.out / "eval.jsonl")
+    rate = advisor.speaking_rate(problems) if advisor is not None and "matched" in conds else None
     for spec in cfg.receivers:
         todo = [p for p in problems if any(f"{p.id}|{c}|{spec}" not in store.done() for c in conds)]
         if not todo:
@@ -96,7 +116,7 @@ def evaluate(ctx: Context, problems: Sequence[Any], advisor: Advisor | None, cor
         wrappers = method_wrappers(ctx, receiver, correctors)
         with tqdm(total=len(todo), desc=f"eval {spec}", unit="problem") as bar:  # closed before an error
             for chunk in chunks(todo, max(1, cfg.chunk)):
-                rows, base, priors, failure = _bpa_rows(ctx, spec, receiver, chunk, advisor, store.done())
+                rows, base, priors, failure = _bpa_rows(ctx, spec, receiver, chunk, advisor, store.done(), rate)
                 for row in rows:
                     store.append(row.to_dict())
                 if failure is not None:
@@ -110,7 +130,8 @@ def evaluate(ctx: Context, problems: Sequence[Any], advisor: Advisor | None, cor
 
 
 def _bpa_rows(ctx: Context, spec: str, receiver: Any, chunk: Sequence[Any], advisor: Advisor | None,
-              done: set[str]) -> tuple[list[EvalRow], dict[str, Any], np.ndarray | None, Exception | None]:
+              done: set[str], rate: float | None = None
+              ) -> tuple[list[EvalRow], dict[str, Any], np.ndarray | None, Exception | None]:
     """The chunk's BPA rows, the baseline answers the decoupled methods correct, the priors, and a failure."""
     cfg, items = ctx.config, ctx.catalogue.items
     m, none = len(items), ctx.catalogue.index(NONE_ID)
@@ -120,7 +141,7 @@ def _bpa_rows(ctx: Context, spec: str, receiver: Any, chunk: Sequence[Any], advi
     priors = receiver_beliefs(receiver, questions, ctx.catalogue) if any(
         c in conds for c in BELIEF_CONDITIONS) else None
     adv = None
-    if any(c in conds for c in ADVISOR_CONDITIONS):
+    if any(c in conds for c in ("posterior", "signal")):
         if advisor is None:
             raise LMError("the posterior and signal conditions need the trained Advisor (run the training phases)")
         adv = advisor.signals(chunk)
@@ -147,6 +168,13 @@ def _bpa_rows(ctx: Context, spec: str, receiver: Any, chunk: Sequence[Any], advi
         if "random" in conds:
             a = int(rng(cfg.seed, "random", p.id).integers(m))
             plan.append((i, "random", items[a].id, hint_text(items[a]), {}))
+        if "matched" in conds:
+            if rate is None:
+                raise LMError("the matched comparator needs the trained Advisor's speaking rate")
+            draw = rng(cfg.seed, "matched", p.id)
+            speaks = draw.random() < rate
+            a = int(draw.choice([k for k in range(m) if k != none])) if speaks else none
+            plan.append((i, "matched", items[a].id, hint_text(items[a]), {}))
         if "oracle" in conds:
             for a in [none] + [k for k in range(m) if k != none]:
                 plan.append((i, "oracle", items[a].id, hint_text(items[a]), {}))

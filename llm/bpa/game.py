@@ -6,9 +6,11 @@ From the feedback cells (template hints only), with ``r(x, a)`` the Receiver's s
 .. math::
 
     g(x, a) = r(x, a) - r(x, \\text{none}), \\qquad
-    \\omega(x) = \\arg\\max_a g(x, a) \\text{ if } \\max_a g(x, a) > 0, \\text{ else none}
+    \\omega(x) = \\arg\\max_a \\hat\\theta(x, a) \\text{ over the credibly positive gains, else none},
 
-(ties go to ``none``, then to catalogue order). The state is what the Advisor knows (or learns: phase 3's state
+with ``hat theta`` the empirical-Bayes posterior mean of the gain, shrunk toward the item's main effect, and
+"credibly positive" its lower bound at level ``level`` above 0 (:func:`llm.bpa.gains.credible_states`: with ``k = 4``
+answers a cell, the largest raw gain is mostly the winner's curse). The state is what the Advisor knows (or learns: phase 3's state
 model) and the Receiver does not. The empirical game (:func:`llm.empirical.estimate_game`) has the items as states
 and actions, prior ``mu0(omega)`` = smoothed state frequencies, sender utility ``u_S(omega, a)`` = smoothed mean of
 ``r(x, a)`` over the problems in state ``omega``, and Receiver utility ``u_R(omega, a) = 1[a = omega]`` (it wants
@@ -29,10 +31,6 @@ from llm.empirical import Outcome, estimate_game
 from llm.results import write_json_atomic
 from llm.rows import FeedbackRow
 
-#: Gains at most this are no gain (sampling noise of one answer in ``k`` is far larger).
-GAIN_TOL = 1e-12
-
-
 @dataclass(frozen=True)
 class ItemRates:
     """``r(x, a)`` for the training problems: ``rates[i, a]`` for problem ``problem_ids[i]`` and catalogue item
@@ -41,6 +39,11 @@ class ItemRates:
     problem_ids: tuple[str, ...]
     rates: np.ndarray
     samples: np.ndarray
+
+    @property
+    def successes(self) -> np.ndarray:
+        """``S[i, a]``: correct answers behind ``rates[i, a]``."""
+        return np.rint(self.rates * self.samples)
 
     def gains(self, catalogue: Catalogue) -> np.ndarray:
         """``g(x, a) = r(x, a) - r(x, none)``, shape ``(P, m)``."""
@@ -59,13 +62,13 @@ def item_rates(rows: Sequence[FeedbackRow], catalogue: Catalogue) -> ItemRates:
     return ItemRates(ids, rates, samples)
 
 
-def problem_states(rates: ItemRates, catalogue: Catalogue) -> np.ndarray:
-    """``omega(x)`` for every problem, as catalogue indices: the item with the largest positive gain over
-    ``none`` (ties: ``none`` first, then catalogue order)."""
-    gains = rates.gains(catalogue)
-    none = catalogue.index(NONE_ID)
-    best = np.argmax(gains, axis=1)
-    return np.where(gains.max(axis=1) > GAIN_TOL, best, none)
+def problem_states(rates: ItemRates, catalogue: Catalogue, level: float = 0.95, prior: Any = None) -> np.ndarray:
+    """``omega(x)`` for every problem, as catalogue indices (module doc; ``prior``: ``(mean, sd)`` ``(P, m)``, the
+    state model's out-of-fold prediction to shrink toward, :func:`llm.bpa.gains.shrink`)."""
+    from llm.bpa.gains import credible_states
+
+    mean, sd = prior if prior is not None else (None, None)
+    return credible_states(rates.successes, rates.samples, catalogue.index(NONE_ID), level, mean, sd)
 
 
 def helpful_game(rates: ItemRates, states: np.ndarray, catalogue: Catalogue, *, alpha: float = 1.0):
@@ -93,8 +96,11 @@ class GameResult:
 
 
 def solve_game(rows: Sequence[FeedbackRow], catalogue: Catalogue, *, scheme: str = "robust", seed: int = 0,
-               path: Any = None) -> GameResult:
+               level: float = 0.95, prior: Mapping[str, Any] | None = None, path: Any = None) -> GameResult:
     """Phase 2: states, the empirical game, the plug-in LP and robust schemes, reference values.
+
+    ``prior``: ``{"problem_ids", "mean", "sd"}``, the state model's out-of-fold predictions (``held_out.npz``): the
+    gains are shrunk toward them (default: toward each item's main effect).
 
     Raises:
         ValueError: no training problem has complete feedback.
@@ -106,7 +112,12 @@ def solve_game(rows: Sequence[FeedbackRow], catalogue: Catalogue, *, scheme: str
     rates = item_rates(rows, catalogue)
     if not rates.problem_ids:
         raise ValueError("no training problem has feedback for every item: nothing to build the game from")
-    states = problem_states(rates, catalogue)
+    toward = None
+    if prior is not None:
+        where = {p: i for i, p in enumerate(prior["problem_ids"])}
+        rows_ = [where[p] for p in rates.problem_ids]
+        toward = (np.asarray(prior["mean"])[rows_], np.asarray(prior["sd"])[rows_])
+    states = problem_states(rates, catalogue, level, toward)
     emp = helpful_game(rates, states, catalogue)
     lp = persuasion.solve(emp.game)
     robust = learn_scheme(emp.game, seed=seed)

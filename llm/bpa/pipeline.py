@@ -16,6 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from llm.bpa.config import BPAConfig, check_config
 from llm.bpa.context import Context, question
 from llm.bpa.evaluation import ADVISOR_CONDITIONS, Advisor, evaluate
@@ -78,6 +80,27 @@ def run(config: BPAConfig, out: str | Path, loader: Callable[[str], LanguageMode
         return _run(ctx, train_task, trains, publish)
 
 
+def _preregister(ctx: Context, path: Path, rows: Any, game: Any, design: dict[str, Any],
+                 n_test: int) -> dict[str, Any] | None:
+    """Writes the pre-registration and returns the run's result (it stops there), or checks it and returns None."""
+    from llm.bpa.game import item_rates
+    from llm.bpa.preregistration import (advisor_hash, check_preregistration, design_discordance,
+                                         write_preregistration)
+    from llm.catalogue import NONE_ID
+
+    digest = advisor_hash(ctx.train_dir)
+    if path.exists():
+        check_preregistration(path, digest)
+        ctx.log(f"pre-registration {path} matches the trained Advisor ({digest[:12]}...): evaluating")
+        return None
+    rates = item_rates(rows, ctx.catalogue)
+    d = design_discordance(rates.successes, rates.samples, ctx.catalogue.index(NONE_ID))
+    write_preregistration(path, config=ctx.config.to_dict(), design=design, game=game.details, digest=digest,
+                          n_test=n_test, discordance=d)
+    ctx.log(f"wrote the pre-registration {path}; commit it, then run again to evaluate")
+    return {"preregistered": str(path), "advisor_hash": digest}
+
+
 def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None) -> dict[str, Any]:
     config, out, catalogue, task = ctx.config, ctx.out, ctx.catalogue, ctx.task
     conds = config.conditions
@@ -105,11 +128,19 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
         rows = collect_feedback(train_ctx, train)
         questions = {p.id: question(p) for p in train}
         game_path = ctx.train_dir / "game.json"
+        state_model = fit_advisor_state(train_ctx, rows, train)
+        with np.load(ctx.train_dir / "held_out.npz") as oof:
+            prior = {k: oof[k] for k in oof.files}
         game = (load_game(json.loads(game_path.read_text())) if game_path.exists()
-                else solve_game(rows, catalogue, scheme=config.scheme, seed=config.seed, path=game_path))
-        state_model = fit_advisor_state(ctx, rows, questions)
+                else solve_game(rows, catalogue, scheme=config.scheme, seed=config.seed, level=config.confidence,
+                                prior=prior, path=game_path))
         writer = train_advisor(train_ctx, rows, questions)
         advisor = Advisor(ctx, state_model, game, writer)
+        design = json.loads((ctx.train_dir / "design.json").read_text())
+        if config.preregister:
+            stop = _preregister(ctx, Path(config.preregister), rows, game, design, len(test))
+            if stop is not None:
+                return stop
         training = {k: game.details[k] for k in ("full_disclosure_value", "no_disclosure_value", "state_counts",
                                                  "mean_rate", "oracle_rate", "problems")}
         training["plugin_value"] = game.details["plugin"]["value"]
@@ -117,6 +148,10 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
         training["scheme_used"] = game.scheme_name
         training["mean_reward"] = reward_table(signal_rewards(rows))
         training["advisor"] = json.loads((ctx.train_dir / "advisor.json").read_text())
+        training["design"] = {k: design[k] for k in ("chosen", "best_single_item", "learning_curve", "tau_used",
+                                                    "tau_source")}
+        if "matched" in conds:
+            training["matched_rate"] = advisor.speaking_rate(test)
     correctors = None
     if "aligner" in conds or "aligner-squad" in conds:
         from llm.methods.pipeline import prepare_correctors

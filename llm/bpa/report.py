@@ -21,7 +21,7 @@ import numpy as np
 from llm.methods import CONDITIONS, METHOD_OF_CONDITION
 
 #: Bounds and references, not hypotheses: kept out of the Holm family (their p-values are not adjusted).
-ANALYSIS_CONDITIONS = ("random", "oracle")
+ANALYSIS_CONDITIONS = ("random", "matched", "oracle")
 from llm.rows import EvalRow
 from llm.stats import summarize_conditions, wilson
 

@@ -7,8 +7,10 @@ item) on training problem ``x`` is what it changed, measured on the same Receive
 
     \\mathrm{reward}(x, s) = r(x, s) - r(x, \\text{none}).
 
-* **State model** (:mod:`llm.bpa.state`): learns ``r(x, a)`` of every item from the question, hence the state
-  ``omega(x)``; this is what the Advisor knows and the Receiver does not.
+* **State model** (:mod:`llm.bpa.state`): learns every item's gain ``r(x, a) - r(x, none)`` from the problem's
+  features, with its uncertainty, hence the state ``omega(x)`` (silence unless a lower bound clears ``tau``); the
+  features, ``lambda`` and ``tau`` are chosen by cross-fitting (:mod:`llm.bpa.learnability`). This is what the
+  Advisor knows and the Receiver does not.
 * **Signal writer** (the Advisor LM, when ``signal_candidates > 0``): SFT on the best signal of each problem, its
   own or the item's template hint (the largest reward, and only if it is positive: a problem where everything hurts teaches silence, which the scheme
   sends), so it does not learn hints for problems the Receiver solves anyway; then, with ``dpo``, DPO on pairs of
@@ -28,7 +30,7 @@ import numpy as np
 
 from llm.bpa.context import Context, uses_chat
 from llm.bpa.game import item_rates
-from llm.bpa.state import StateModel, fit_state_model
+from llm.bpa.state import GainModel, fit_gain_model
 from llm.catalogue import NONE_ID
 from llm.prompts import advisor_prompt
 from llm.results import write_json_atomic
@@ -95,15 +97,45 @@ def advisor_examples(credits: Sequence[Credit], questions: Mapping[str, str], re
     return sft, dpo
 
 
-def fit_advisor_state(ctx: Context, rows: Sequence[FeedbackRow], questions: Mapping[str, str]) -> StateModel:
-    """The state model from the template cells (``state_model.npz`` in the training folder; reused if present)."""
+def fit_advisor_state(ctx: Context, rows: Sequence[FeedbackRow], problems: Sequence[Any]) -> GainModel:
+    """The state model from the template cells, its design chosen by cross-fitting (``state_model.npz``,
+    ``design.json`` and the out-of-fold predictions ``held_out.npz`` in the training folder; reused if present)."""
+    from llm.bpa.features import feature_blocks
+    from llm.bpa.learnability import combine, cross_fit, design_grid, learning_curve
+
     path = ctx.train_dir / "state_model.npz"
     if path.exists():
-        return StateModel.load(path)
+        return GainModel.load(path)
+    cfg = ctx.config
     rates = item_rates(rows, ctx.catalogue)
-    model = fit_state_model([questions[p] for p in rates.problem_ids], rates.rates, rates.samples,
-                            ctx.catalogue.index(NONE_ID), features=ctx.config.state_features, seed=ctx.config.seed)
+    by_id = {p.id: p for p in problems}
+    trained = [by_id[i] for i in rates.problem_ids]
+    candidates = design_grid(cfg.feature_candidates)
+    blocks = feature_blocks(ctx, trained, {k for c in candidates for k in c})
+    none = ctx.catalogue.index(NONE_ID)
+    s, n = rates.successes, rates.samples
+    folds = min(cfg.folds, len(trained))
+    if folds < 2:
+        raise ValueError(f"cross-fitting the state model needs at least 2 training problems, got {len(trained)}")
+    design = cross_fit(blocks, s, n, none, candidates=candidates, folds=folds, level=cfg.confidence, seed=cfg.seed)
+    oof = design.pop("held_out")
+    np.savez(ctx.train_dir / "held_out.npz", problem_ids=np.array(rates.problem_ids), mean=oof.mean, sd=oof.sd)
+    chosen = design["chosen"]
+    tau = chosen["tau"] if cfg.tau is None else float(cfg.tau)
+    feats = tuple(chosen["features"].split("+"))
+    fold_train = len(trained) - len(trained) // folds
+    sizes = sorted({max(2, fold_train // d) for d in (8, 4, 2, 1)})
+    design["learning_curve"] = learning_curve(blocks, s, n, none, features=feats, lam=chosen["lam"], tau=tau,
+                                              sizes=sizes, folds=folds, level=cfg.confidence, seed=cfg.seed)
+    design["tau_used"] = tau
+    design["tau_source"] = "cross-fitted" if cfg.tau is None else "config"
+    model = fit_gain_model(combine(blocks, feats, len(trained)), s, n, none, features=feats, lam=chosen["lam"],
+                           tau=tau, level=cfg.confidence)
+    write_json_atomic(ctx.train_dir / "design.json", design)
     model.save(path)
+    ctx.log(f"state model: features {chosen['features']}, lambda {chosen['lam']:g}, tau {tau:g} "
+            f"({design['tau_source']}); cross-fitted value {chosen['value']['mean']:+.3f} "
+            f"[{chosen['value']['lo']:+.3f}, {chosen['value']['hi']:+.3f}], speaking rate {chosen['speaking_rate']:.0%}")
     return model
 
 

@@ -3,7 +3,7 @@
 Each method plugs into a fixed Receiver and adds evaluation conditions to the BPA pipeline (:mod:`llm.bpa`):
 
 * ``baseline``: the Receiver alone (condition ``baseline``);
-* ``bpa``: Bayesian persuasion (conditions ``prior``, ``posterior``, ``signal``, ``random``, ``oracle``; see
+* ``bpa``: Bayesian persuasion (conditions ``prior``, ``posterior``, ``signal``, ``random``, ``matched``, ``oracle``; see
   ``docs/method.md``);
 * ``aligner``: a trained corrector rewrites every answer (:mod:`llm.methods.aligner`, Ji et al. 2024);
 * ``aligner-squad``: an inspector picks the answers the corrector rewrites (:mod:`llm.methods.inspector`,
@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from llm.methods.linear_alignment import LinearAlignedModel
 
 #: Bayesian persuasion's conditions (``docs/method.md``): the paper's ``prior``/``posterior``/``signal`` and the
-#: analysis conditions ``random`` (a uniform item) and ``oracle`` (the hindsight-best item: an upper bound).
-BPA_CONDITIONS = ("baseline", "prior", "posterior", "signal", "random", "oracle")
+#: analysis conditions ``random`` (a uniform item), ``matched`` (a uniform hint on the share of problems the Advisor
+#: speaks on) and ``oracle`` (the hindsight-best item: an upper bound).
+BPA_CONDITIONS = ("baseline", "prior", "posterior", "signal", "random", "matched", "oracle")
 METHOD_CONDITIONS = ("aligner", "aligner-squad", "linear-alignment")
 CONDITIONS = BPA_CONDITIONS + METHOD_CONDITIONS
 #: Older names accepted for a condition.

@@ -32,17 +32,34 @@ def test_none_is_added_once():
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 4), min_size=M, max_size=M), min_size=1, max_size=8))
-def test_state_is_the_largest_positive_gain_else_none(counts):
+def test_state_is_a_credibly_positive_gain_else_none(counts):
+    from llm.bpa.gains import shrink, z_value
+
     rates = np.array(counts, dtype=float) / 4
     table = item_rates(_rows(rates), CAT)
     states = problem_states(table, CAT)
-    for r, s in zip(table.rates, states):
-        gain = r - r[NONE]
-        if gain.max() <= 0:
+    post = shrink(table.successes, table.samples, NONE)
+    lower = post.mean - z_value(0.95) * post.sd
+    for i, s in enumerate(states):
+        credible = [a for a in range(M) if a != NONE and lower[i, a] > 0]
+        if not credible:
             assert s == NONE
         else:
-            assert gain[s] == gain.max() and gain[s] > 0
-            assert s == int(np.argmax(gain))  # ties: the first in catalogue order
+            assert s in credible and post.mean[i, s] == max(post.mean[i, a] for a in credible)
+
+
+def test_equal_rates_everywhere_give_no_informative_state():
+    """The winner's curse: 16 problems whose every cell has true success rate 1/4, sampled k = 4 and k = 8 times.
+    The old rule (largest raw gain > 0) called most of them informative; a credibly positive gain calls none."""
+    for k, seed in ((4, 0), (8, 1)):
+        wins = np.random.default_rng(seed).binomial(k, 0.25, size=(16, M))
+        feedback = [FeedbackRow(f"f|{i}|{item}", "R", f"p{i}", item, "template", None,
+                                tuple([True] * int(wins[i, a]) + [False] * (k - int(wins[i, a]))))
+                    for i in range(16) for a, item in enumerate(CAT.ids)]
+        table = item_rates(feedback, CAT)
+        raw = table.gains(CAT)
+        assert np.mean(raw.max(axis=1) > 0) >= 0.5  # what the old rule would have called informative
+        assert set(problem_states(table, CAT)) == {NONE}
 
 
 def test_incomplete_problems_are_left_out_and_empty_feedback_is_refused():

@@ -15,9 +15,9 @@ from llm.results import LockedError, OutputLock
 from llm.simulated import default_spec
 
 QUIET = dict(log=lambda _: None)
-SIM = BPAConfig(task="synthetic", catalogue="math", advisor="template", receivers=("simulated",), train_limit=40,
-                limit=60, conditions=("baseline", "prior", "posterior", "signal", "random", "oracle"), chunk=20,
-                batch_size=64)
+SIM = BPAConfig(task="synthetic", catalogue="math", advisor="template", receivers=("simulated",), train_limit=200,
+                samples=8, limit=60, conditions=("baseline", "prior", "posterior", "signal", "random", "oracle"),
+                chunk=20, batch_size=64)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_summary_shows_which_information_reached_the_receiver(informed):
 def test_resumed_with_another_training_receiver_retrains_apart(tmp_path):
     spec = tmp_path / "other.json"
     default_spec(seed=5, obedience=0.5).to_json(spec)
-    small = replace(SIM, train_limit=6, limit=4, conditions=("baseline", "signal"))
+    small = replace(SIM, train_limit=6, samples=4, limit=4, conditions=("baseline", "signal"))
     run(small, tmp_path / "r", **QUIET)
     other = f"simulated:{spec}"
     run(replace(small, receivers=(other, "simulated")), tmp_path / "r", **QUIET)
@@ -148,3 +148,42 @@ def test_http_and_local_receivers_in_one_run(tmp_path, tiny_dir, tiny_model):
     result = run(fewer, tmp_path / "mix", loader=lambda spec: pytest.fail(f"loaded {spec}"), **QUIET)
     assert set(result["receivers"]) == {str(tiny_dir)}
     assert result["receivers"][str(tiny_dir)]["baseline"]["n"] == 2
+
+
+def test_signal_is_within_005_of_the_exact_optimum_and_beats_the_matched_comparator(tmp_path):
+    cfg = replace(SIM, limit=300, conditions=("baseline", "signal", "matched"), chunk=100)
+    s = run(cfg, tmp_path / "opt", **QUIET)["receivers"]["simulated"]
+    best = default_spec().optimal_value()
+    assert abs(s["signal"]["accuracy"] - best) <= 0.05
+    assert s["matched"]["accuracy"] < s["signal"]["accuracy"] - 0.1  # speaking at random on as many problems
+
+
+def test_on_an_unlearnable_receiver_the_advisor_keeps_quiet_and_does_no_harm(tmp_path):
+    cfg = replace(SIM, receivers=("simulated:unlearnable",), limit=200, chunk=100,
+                  conditions=("baseline", "signal", "random", "matched"))
+    result = run(cfg, tmp_path / "quiet", **QUIET)
+    s = result["receivers"]["simulated:unlearnable"]
+    spoken = sum(v for k, v in s["signal"]["information"].items() if k != "none")
+    assert spoken <= 0.05 * 200  # almost always silent
+    assert s["signal"]["accuracy"] >= s["baseline"]["accuracy"]
+    assert s["random"]["accuracy"] < s["baseline"]["accuracy"]  # a hint at random costs here
+    assert s["matched"]["accuracy"] <= s["signal"]["accuracy"]
+    assert result["training"]["design"]["chosen"]["value"]["mean"] <= 0.02
+
+
+def test_preregistration_is_written_before_the_test_split_and_checked_after(tmp_path):
+    from llm.bpa.preregistration import check_preregistration
+
+    cfg = replace(SIM, train_limit=30, samples=4, limit=5, conditions=("baseline", "signal"),
+                  preregister=str(tmp_path / "prereg" / "sim.md"))
+    first = run(cfg, tmp_path / "r", **QUIET)
+    assert first["preregistered"] and not (tmp_path / "r" / "eval.jsonl").exists()  # no test problem answered
+    text = (tmp_path / "prereg" / "sim.md").read_text()
+    assert first["advisor_hash"] in text and "Design MDE" in text
+    second = run(cfg, tmp_path / "r", **QUIET)
+    assert second["rows"] == 10
+    (tmp_path / "prereg" / "sim.md").write_text(text.replace(first["advisor_hash"], "0" * 64))
+    with pytest.raises(ValueError, match="differs from the pre-registered"):
+        check_preregistration(tmp_path / "prereg" / "sim.md", first["advisor_hash"])
+    with pytest.raises(ValueError, match="differs from the pre-registered"):
+        run(cfg, tmp_path / "r", **QUIET)
