@@ -21,7 +21,7 @@ from llm.bpa.context import Context, question
 from llm.bpa.evaluation import ADVISOR_CONDITIONS, Advisor, evaluate
 from llm.bpa.feedback import collect_feedback
 from llm.bpa.game import load_game, solve_game
-from llm.bpa.report import methods_markdown, plot_results, summarize, summary_markdown
+from llm.bpa.report import hint_flip_rate, methods_markdown, plot_results, summarize, summary_markdown
 from llm.bpa.training import fit_advisor_state, reward_table, signal_rewards, train_advisor
 from llm.catalogue import load_catalogue
 from llm.lm import LanguageModel, LMError
@@ -101,8 +101,10 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
 
     advisor = None
     training: dict[str, Any] = {}
+    flip_rate = None  # the design's flip rate d (llm.bpa.report.hint_flip_rate); a stated default without feedback
     if any(c in conds for c in ADVISOR_CONDITIONS):
         rows = collect_feedback(train_ctx, train)
+        flip_rate = hint_flip_rate(rows)
         questions = {p.id: question(p) for p in train}
         game_path = ctx.train_dir / "game.json"
         game = (load_game(json.loads(game_path.read_text())) if game_path.exists()
@@ -117,6 +119,7 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
         training["scheme_used"] = game.scheme_name
         training["mean_reward"] = reward_table(signal_rewards(rows))
         training["advisor"] = json.loads((ctx.train_dir / "advisor.json").read_text())
+        training["flip_rate"] = flip_rate
     correctors = None
     if "aligner" in conds or "aligner-squad" in conds:
         from llm.methods.pipeline import prepare_correctors
@@ -126,7 +129,7 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
     ids = {p.id for p in test}  # a resumed folder may hold more problems or Receivers: summarise those asked
     rows_ = [EvalRow.from_dict(r) for r in store.rows() if r["problem_id"] in ids and r["receiver"] in
              config.receivers and r["condition"] in conds]
-    summary = summarize(rows_, conds)
+    summary = summarize(rows_, conds, flip_rate=flip_rate)
     result = {"config": config.to_dict(), "receivers": summary, "training": training, "test_left_out": excluded,
               "wall_seconds_this_call": time.perf_counter() - t0, "rows": len(rows_)}
     for name in ("aligner", "inspector"):
