@@ -83,7 +83,8 @@ class EvalRow:
         prompt: the Receiver's prompt (a chat as JSON).
         response: the Receiver's answer; ``correct`` its grade.
         information: which information reached the Receiver: an item id (its template hint), ``advisor:<item>``
-            (the Advisor's own text for that item), or ``None`` (nothing).
+            (the Advisor's own text for that item), or ``None`` (nothing). An ``oracle`` row records the first
+            item that solved the problem (``none``: silence did) or ``unsolved`` (no item did).
         state: the Advisor's estimate of the problem's state ``omega`` (the item that helps), if any.
         signal_item: the item ``sigma`` the Advisor's scheme recommended, if any.
         acted_item: the item the Receiver acts on (mode of its measured posterior), if measured.

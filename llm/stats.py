@@ -18,6 +18,8 @@ with ``b`` the problems only the condition solves (*wins*) and ``c`` those only 
 * :func:`mcnemar` -- exact (conditional) McNemar p-value: two-sided binomial test of ``b`` out of ``b + c``.
 * :func:`holm` -- Holm's step-down adjustment across conditions (statsmodels ``multipletests``).
 * :func:`mde_paired` / :func:`mde_unpaired` -- minimum detectable effect at a given power.
+* :func:`flip_probability` / :func:`design_discordance` -- the discordance rate a design expects before any answer
+  exists, the input of :func:`mde_paired` for a power statement that does not peek at the outcomes.
 * :func:`summarize_conditions` -- one typed :class:`ConditionSummary` per condition against a baseline.
 
 The bootstrap intervals (:func:`bootstrap_mean`, :func:`bootstrap_diff`) are kept for callers that still use them.
@@ -228,6 +230,44 @@ def mde_paired(n: int, discordance: float, alpha: float = 0.05, power: float = 0
     return float(optimize.brentq(gap, 0.0, psi, xtol=1e-12))
 
 
+def flip_probability(rate_treated: float, rate_baseline: float) -> float:
+    """Probability that two independent 0/1 outcomes with success rates ``p`` (treated) and ``q`` (baseline)
+    differ, the discordance of one pair:
+
+    .. math:: P(\\text{discordant}) = p (1 - q) + q (1 - p).
+
+    Raises:
+        ValueError: a rate outside [0, 1].
+
+    Examples:
+        >>> flip_probability(0.25, 0.5)
+        0.5
+    """
+    for name, r in (("treated", rate_treated), ("baseline", rate_baseline)):
+        if not 0.0 <= r <= 1.0:
+            raise ValueError(f"the {name} success rate must lie in [0, 1], got {r}")
+    return float(rate_treated * (1 - rate_baseline) + rate_baseline * (1 - rate_treated))
+
+
+def design_discordance(change_rate: float, flip_rate: float) -> float:
+    """The discordance rate a paired comparison expects from its design, before any answer exists.
+
+    A condition that changes the baseline's prompt on a share ``q`` of the problems (``change_rate``: fixed by the
+    draws, known before answering) and whose change flips the outcome with probability ``d`` (``flip_rate``,
+    e.g. :func:`flip_probability` averaged over training feedback) leaves the other ``1 - q`` identical to the
+    baseline, so
+
+    .. math:: \\psi = q \\, d.
+
+    Raises:
+        ValueError: ``q`` or ``d`` outside [0, 1].
+    """
+    for name, r in (("change rate", change_rate), ("flip rate", flip_rate)):
+        if not 0.0 <= r <= 1.0:
+            raise ValueError(f"the {name} must lie in [0, 1], got {r}")
+    return float(change_rate * flip_rate)
+
+
 def mde_unpaired(n: int, baseline: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest increase ``p_2 - p`` over a baseline proportion ``p`` that a two-sided level-``alpha`` test between
     two independent groups of ``n`` each detects with probability ``power`` (Cohen's arcsine effect size ``h``).
@@ -277,8 +317,14 @@ class ConditionSummary:
         p_mcnemar: exact McNemar p-value (:func:`mcnemar`).
         p_holm: ``p_mcnemar`` Holm-adjusted across the summary's family of conditions (:func:`holm`; by default
             every condition but the baseline; ``None`` outside the family).
-        mde80: :func:`mde_paired` at this ``n`` and the observed discordance rate ``(b + c) / n``, 80% power,
-            level 0.05 (``inf``: no effect is detectable with so few discordant pairs).
+        mde80: the design's minimum detectable effect: :func:`mde_paired` at this ``n`` and the condition's
+            ``design_discordance``, 80% power, level 0.05 (``inf``: no effect is detectable with so few expected
+            discordant pairs; ``None`` without a design). A power statement fixed before the answers; the paired
+            interval ``diff_ci95`` is the primary statement of what happened.
+        design_discordance: the expected discordance rate ``psi`` the design gives (:func:`design_discordance`),
+            if any.
+        mde80_observed: :func:`mde_paired` at the observed discordance ``(b + c) / n`` (secondary and post hoc: it
+            reuses the outcomes it is meant to judge).
     """
 
     condition: str
@@ -293,19 +339,23 @@ class ConditionSummary:
     p_mcnemar: float | None = None
     p_holm: float | None = None
     mde80: float | None = None
+    design_discordance: float | None = None
+    mde80_observed: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values (tuples as lists; an infinite ``mde80`` as ``None``)."""
+        """Plain JSON-ready values (tuples as lists; an infinite MDE as ``None``)."""
         out = asdict(self)
         out["ci95"] = list(self.ci95)
         out["diff_ci95"] = None if self.diff_ci95 is None else list(self.diff_ci95)
         out["mde80"] = _finite(self.mde80)
+        out["mde80_observed"] = _finite(self.mde80_observed)
         return out
 
 
 def summarize_conditions(
     outcomes: Mapping[str, Any], baseline: str = "baseline", level: float = 0.95,
     alpha: float = 0.05, power: float = 0.8, family: Sequence[str] | None = None,
+    discordance: Mapping[str, float] | None = None,
 ) -> list[ConditionSummary]:
     """One :class:`ConditionSummary` per condition (in the mapping's order), each compared with ``baseline``.
 
@@ -313,14 +363,16 @@ def summarize_conditions(
         outcomes: condition name -> 0/1 outcomes over the same problems, in the same order.
         baseline: the reference condition (its row carries no comparison).
         level: confidence level of both intervals.
-        alpha: level of the test behind ``mde80`` (the Holm adjustment itself has no level).
-        power: power behind ``mde80``.
+        alpha: level of the test behind the MDEs (the Holm adjustment itself has no level).
+        power: power behind the MDEs.
         family: the conditions whose McNemar p-values are Holm-adjusted together (default: every condition but
             the baseline); the others keep ``p_holm = None`` (e.g. an ``oracle`` upper bound that tests nothing).
+        discordance: compared condition -> its design discordance rate (:func:`design_discordance`), from which
+            ``mde80`` is computed; a condition without one gets ``mde80 = None``.
 
     Raises:
-        ValueError: ``baseline`` missing, a ``family`` name that is not a compared condition, vectors of
-            different lengths, empty, or not 0/1.
+        ValueError: ``baseline`` missing, a ``family`` or ``discordance`` name that is not a compared condition,
+            a discordance outside [0, 1], vectors of different lengths, empty, or not 0/1.
     """
     if baseline not in outcomes:
         raise ValueError(f"baseline condition {baseline!r} is not among {sorted(outcomes)}")
@@ -329,6 +381,10 @@ def summarize_conditions(
     unknown = sorted(set(family) - set(compared))
     if unknown:
         raise ValueError(f"Holm family names {unknown}, which are not compared conditions {compared}")
+    design = dict(discordance or {})
+    unknown = sorted(set(design) - set(compared))
+    if unknown:
+        raise ValueError(f"design discordance given for {unknown}, which are not compared conditions {compared}")
     base = _binary(baseline, outcomes[baseline])
     rows, pvalues = [], []
     for name, values in outcomes.items():
@@ -344,8 +400,10 @@ def summarize_conditions(
             p = mcnemar(x, base)
             if name in family:
                 pvalues.append(p)
+            psi = design.get(name)
             row.update(diff=diff.estimate, diff_ci95=(diff.low, diff.high), wins=b, losses=c, p_mcnemar=p,
-                       mde80=mde_paired(x.size, (b + c) / x.size, alpha, power))
+                       mde80=None if psi is None else mde_paired(x.size, psi, alpha, power),
+                       design_discordance=psi, mde80_observed=mde_paired(x.size, (b + c) / x.size, alpha, power))
         rows.append(row)
     adjusted = iter(holm(pvalues))
     for row in rows:

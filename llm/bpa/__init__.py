@@ -28,6 +28,7 @@ _EXPORTS = {
     "train_advisor": "training", "signal_rewards": "training", "advisor_examples": "training",
     "evaluate": "evaluation",
     "summarize": "report", "summary_markdown": "report", "methods_markdown": "report", "by_information": "report",
+    "speaking_rate": "report", "hint_flip_rate": "report", "prompt_change_rate": "report",
     "run": "pipeline",
 }
 

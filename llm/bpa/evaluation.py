@@ -13,7 +13,8 @@ state estimate ``omega_hat(x)`` (its state model) and its signal ``sigma ~ pi(. 
   Advisor speaks on (``sigma != none``), the template hint of a uniform item other than ``none``; else nothing. An
   Advisor that speaks at random scores like ``matched``; one that targets beats it;
 * ``oracle``: every item's hint is tried and the problem counts as solved if any solved it (the hindsight-best
-  item: an upper bound, charged ``m`` calls);
+  item: an upper bound, charged ``m`` calls); its ``information`` is the first item that solved it (``none`` only
+  when silence did) or :data:`UNSOLVED`;
 
 and the decoupled methods of :mod:`llm.methods` (``aligner``, ``aligner-squad``, ``linear-alignment``).
 Obedience is measured, not assumed: ``acted_item`` is the mode of ``mu_x^g``. Every draw is a function of
@@ -44,6 +45,8 @@ from llm.signals import advisor_signals, template_signal
 BELIEF_CONDITIONS = ("prior", "posterior")
 #: Conditions that need the Advisor (state model, scheme, signal).
 ADVISOR_CONDITIONS = ("posterior", "signal", "matched")
+#: The ``information`` of an ``oracle`` row that no item (silence included) solved.
+UNSOLVED = "unsolved"
 
 
 class Advisor:
@@ -207,9 +210,10 @@ def _bpa_rows(ctx: Context, spec: str, receiver: Any, chunk: Sequence[Any], advi
                 continue
             if c == "oracle":  # solved if any item's information solved it; the first such item is recorded
                 hits = [k for k, j in enumerate(js) if ans.correct[j]]
-                k = hits[0] if hits else 0
+                k = hits[0] if hits else 0  # unsolved: the answer kept is silence's, the label says none solved it
                 total = sum((cost(j) for j in js), Cost())
                 label, _, extra = entries[k]
+                label = label if hits else UNSOLVED
                 j, ok, row_cost = js[k], bool(hits), total
             else:
                 (label, _, extra), j = entries[0], js[0]

@@ -23,7 +23,7 @@ from llm.bpa.context import Context, question
 from llm.bpa.evaluation import ADVISOR_CONDITIONS, Advisor, evaluate
 from llm.bpa.feedback import collect_feedback
 from llm.bpa.game import load_game, solve_game
-from llm.bpa.report import methods_markdown, plot_results, summarize, summary_markdown
+from llm.bpa.report import hint_flip_rate, methods_markdown, plot_results, summarize, summary_markdown
 from llm.bpa.training import fit_advisor_state, reward_table, signal_rewards, train_advisor
 from llm.catalogue import load_catalogue
 from llm.lm import LanguageModel, LMError
@@ -83,20 +83,17 @@ def run(config: BPAConfig, out: str | Path, loader: Callable[[str], LanguageMode
 def _preregister(ctx: Context, path: Path, rows: Any, game: Any, design: dict[str, Any],
                  n_test: int) -> dict[str, Any] | None:
     """Writes the pre-registration and returns the run's result (it stops there), or checks it and returns None."""
-    from llm.bpa.game import item_rates
-    from llm.bpa.preregistration import (advisor_hash, check_preregistration, design_discordance,
-                                         write_preregistration)
-    from llm.catalogue import NONE_ID
+    from llm.bpa.preregistration import advisor_hash, check_preregistration, write_preregistration
+    from llm.bpa.report import DEFAULT_FLIP_RATE
 
     digest = advisor_hash(ctx.train_dir)
     if path.exists():
         check_preregistration(path, digest)
         ctx.log(f"pre-registration {path} matches the trained Advisor ({digest[:12]}...): evaluating")
         return None
-    rates = item_rates(rows, ctx.catalogue)
-    d = design_discordance(rates.successes, rates.samples, ctx.catalogue.index(NONE_ID))
+    d = hint_flip_rate(rows)
     write_preregistration(path, config=ctx.config.to_dict(), design=design, game=game.details, digest=digest,
-                          n_test=n_test, discordance=d)
+                          n_test=n_test, flip_rate=DEFAULT_FLIP_RATE if d is None else d)
     ctx.log(f"wrote the pre-registration {path}; commit it, then run again to evaluate")
     return {"preregistered": str(path), "advisor_hash": digest}
 
@@ -124,8 +121,10 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
 
     advisor = None
     training: dict[str, Any] = {}
+    flip_rate = None  # the design's flip rate d (llm.bpa.report.hint_flip_rate); a stated default without feedback
     if any(c in conds for c in ADVISOR_CONDITIONS):
         rows = collect_feedback(train_ctx, train)
+        flip_rate = hint_flip_rate(rows)
         questions = {p.id: question(p) for p in train}
         game_path = ctx.train_dir / "game.json"
         state_model = fit_advisor_state(train_ctx, rows, train)
@@ -152,6 +151,7 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
                                                     "tau_source")}
         if "matched" in conds:
             training["matched_rate"] = advisor.speaking_rate(test)
+        training["flip_rate"] = flip_rate
     correctors = None
     if "aligner" in conds or "aligner-squad" in conds:
         from llm.methods.pipeline import prepare_correctors
@@ -161,7 +161,7 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
     ids = {p.id for p in test}  # a resumed folder may hold more problems or Receivers: summarise those asked
     rows_ = [EvalRow.from_dict(r) for r in store.rows() if r["problem_id"] in ids and r["receiver"] in
              config.receivers and r["condition"] in conds]
-    summary = summarize(rows_, conds)
+    summary = summarize(rows_, conds, flip_rate=flip_rate)
     result = {"config": config.to_dict(), "receivers": summary, "training": training, "test_left_out": excluded,
               "wall_seconds_this_call": time.perf_counter() - t0, "rows": len(rows_)}
     for name in ("aligner", "inspector"):

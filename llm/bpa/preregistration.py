@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from llm.stats import mde_paired
+from llm.stats import design_discordance, mde_paired
 
 _HASH = re.compile(r"^advisor sha256: `([0-9a-f]{64})`", re.MULTILINE)
 
@@ -43,23 +43,15 @@ def advisor_hash(train_dir: str | Path) -> str:
     return h.hexdigest()
 
 
-def design_discordance(successes: np.ndarray, counts: np.ndarray, none_index: int) -> float:
-    """``d``: the chance that a hint flips the answer, ``mean over (x, a != none) of r_a (1 - r_0) + r_0 (1 - r_a)``
-    from the training cells (answers taken as independent)."""
-    r = np.asarray(successes, dtype=float) / np.asarray(counts, dtype=float)
-    r0 = r[:, [none_index]]
-    flip = r * (1 - r0) + r0 * (1 - r)
-    live = np.arange(r.shape[1]) != none_index
-    return float(flip[:, live].mean())
-
-
 def write_preregistration(path: str | Path, *, config: Mapping[str, Any], design: Mapping[str, Any],
-                          game: Mapping[str, Any], digest: str, n_test: int, discordance: float) -> Path:
+                          game: Mapping[str, Any], digest: str, n_test: int, flip_rate: float) -> Path:
     """Writes the Markdown file (module doc) and returns its path."""
     path = Path(path)
     chosen = design["chosen"]
     q = float(chosen["speaking_rate"])
-    mde = mde_paired(n_test, q * discordance) if q * discordance > 0 else None
+    discordance = flip_rate
+    psi = design_discordance(q, flip_rate)
+    mde = mde_paired(n_test, psi) if psi > 0 else None
     value = chosen["value"]
     curve = "\n".join(f"| {r['train_size']} | {r['value']['mean']:+.3f} [{r['value']['lo']:+.3f}, "
                       f"{r['value']['hi']:+.3f}] | {r['speaking_rate']:.0%} |" for r in design.get("learning_curve", []))
@@ -94,7 +86,7 @@ advisor sha256: `{digest}`
 - Tests: exact McNemar, Holm over the paper's conditions (prior, posterior, signal) and the decoupled methods.
 - Do no harm: `signal` is not significantly below `baseline`; `signal` above `matched` (a uniform hint on the same
   share of problems).
-- Design MDE (80% power, level 0.05): expected discordance q d = {q:.3f} x {discordance:.3f} = {q * discordance:.4f}
+- Design MDE (80% power, level 0.05): expected discordance q d = {q:.3f} x {discordance:.3f} = {psi:.4f}
   gives {('%.3f' % mde) if mde is not None and math.isfinite(mde) else 'none (the Advisor is silent: no effect is detectable)'}.
 
 ## Config

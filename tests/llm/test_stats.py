@@ -12,6 +12,8 @@ from llm.stats import (
     accuracy_interval,
     bootstrap_diff,
     bootstrap_mean,
+    design_discordance,
+    flip_probability,
     holm,
     mcnemar,
     mde_paired,
@@ -174,11 +176,75 @@ def test_summary_rows_against_hand_values():
     assert post.p_mcnemar == pytest.approx(2 / 256)           # 2 * 2^-8
     assert prior.p_mcnemar == 1.0
     assert (post.p_holm, prior.p_holm) == (pytest.approx(4 / 256), 1.0)  # Holm over two conditions
-    assert post.mde80 == pytest.approx(mde_paired(20, 8 / 20))
-    assert prior.mde80 == math.inf and prior.to_dict()["mde80"] is None
+    assert post.mde80 is None and post.design_discordance is None  # no design given: no design MDE
+    assert post.mde80_observed == pytest.approx(mde_paired(20, 8 / 20))
+    assert prior.mde80_observed == math.inf and prior.to_dict()["mde80_observed"] is None
     d = post.to_dict()
     assert d["condition"] == "posterior" and isinstance(d["ci95"], list) and len(d["diff_ci95"]) == 2
     assert isinstance(post, ConditionSummary)
+
+
+def test_flip_probability_and_design_discordance_by_hand():
+    assert flip_probability(0.25, 0.5) == pytest.approx(0.25 * 0.5 + 0.5 * 0.75)
+    assert flip_probability(1.0, 0.0) == flip_probability(0.0, 1.0) == 1.0
+    assert flip_probability(1.0, 1.0) == flip_probability(0.0, 0.0) == 0.0  # certain outcomes never flip
+    assert flip_probability(0.3, 0.3) == pytest.approx(2 * 0.3 * 0.7)
+    assert design_discordance(0.4, 0.5) == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="baseline success rate"):
+        flip_probability(0.5, 1.5)
+    with pytest.raises(ValueError, match="change rate"):
+        design_discordance(-0.1, 0.5)
+    with pytest.raises(ValueError, match="flip rate"):
+        design_discordance(0.5, 2.0)
+
+
+@given(st.floats(0, 1), st.floats(0, 1))
+def test_flip_probability_is_a_symmetric_probability(p, q):
+    f = flip_probability(p, q)
+    assert 0.0 <= f <= 1.0 and f == pytest.approx(flip_probability(q, p))
+    assert f >= abs(p - q) - 1e-12  # the rates differ by at most the chance the outcomes do
+
+
+def test_summary_mde_comes_from_the_design_not_the_outcomes():
+    """Two conditions with the same design discordance get the same ``mde80`` whatever they answered; the observed
+    one is kept apart."""
+    base = np.array([1] * 50 + [0] * 50)
+    one = np.array([1] * 50 + [1] * 20 + [0] * 30)      # b = 20, c = 0
+    other = np.array([1] * 48 + [0] * 2 + [0] * 50)     # b = 0, c = 2
+    rows = summarize_conditions({"baseline": base, "signal": one, "prior": other},
+                                discordance={"signal": 0.3, "prior": 0.3})
+    _, sig, prior = rows
+    assert sig.mde80 == prior.mde80 == pytest.approx(mde_paired(100, 0.3))
+    assert sig.design_discordance == prior.design_discordance == 0.3
+    assert sig.mde80_observed == pytest.approx(mde_paired(100, 0.2)) and prior.mde80_observed == math.inf
+    assert sig.to_dict()["mde80"] == pytest.approx(mde_paired(100, 0.3))
+    with pytest.raises(ValueError, match="design discordance given for \\['baseline'\\]"):
+        summarize_conditions({"baseline": base, "signal": one}, discordance={"baseline": 0.1})
+    with pytest.raises(ValueError, match="discordance rate must lie in"):
+        summarize_conditions({"baseline": base, "signal": one}, discordance={"signal": 1.5})
+
+
+@given(st.integers(1, 2000), st.integers(1, 2000), st.floats(0, 1), st.floats(0, 1))
+def test_mde_paired_falls_with_n_and_rises_with_discordance(n1, n2, psi1, psi2):
+    """More pairs never make the detectable effect larger; more expected discordance (more noise) never makes it
+    smaller, wherever it is finite (below ``psi = (z_a + z_b)^2 / n`` nothing is detectable, so ``inf``)."""
+    (n1, n2), (psi1, psi2) = sorted((n1, n2)), sorted((psi1, psi2))
+    assert mde_paired(n2, psi1) <= mde_paired(n1, psi1) + 1e-9
+    lo, hi = mde_paired(n1, psi1), mde_paired(n1, psi2)
+    if math.isfinite(lo):
+        assert math.isfinite(hi) and lo <= hi + 1e-9
+    if math.isfinite(hi):
+        assert 0 < hi <= psi2
+
+
+@given(st.integers(20, 2000), st.floats(0, 1), st.floats(0, 1), st.floats(0.01, 1))
+def test_design_mde_rises_with_the_speaking_rate(n, q1, q2, d):
+    """The design MDE of a condition that changes more prompts (higher ``q``) at the same flip rate is no smaller,
+    where both are finite."""
+    q1, q2 = sorted((q1, q2))
+    a, b = mde_paired(n, design_discordance(q1, d)), mde_paired(n, design_discordance(q2, d))
+    if math.isfinite(a) and math.isfinite(b):
+        assert a <= b + 1e-9
 
 
 def test_holm_family_leaves_analysis_conditions_out():

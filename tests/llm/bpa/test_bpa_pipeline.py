@@ -13,6 +13,7 @@ from llm.bpa.config import BPAConfig
 from llm.bpa.pipeline import run
 from llm.results import LockedError, OutputLock
 from llm.simulated import default_spec
+from llm.stats import mde_paired
 
 QUIET = dict(log=lambda _: None)
 SIM = BPAConfig(task="synthetic", catalogue="math", advisor="template", receivers=("simulated",), train_limit=200,
@@ -57,6 +58,32 @@ def test_summary_shows_which_information_reached_the_receiver(informed):
     for c in ("prior", "posterior", "signal", "random", "oracle"):
         assert {"diff", "diff_ci95", "p_mcnemar", "p_holm", "mde80", "rel_diff"} <= set(s[c])
     assert s["oracle"]["cost"]["calls"] == len(SIM_ITEMS)
+
+
+def test_the_oracle_labels_none_only_where_silence_solved_it(informed):
+    s = informed["receivers"]["simulated"]
+    oracle, n = s["oracle"], s["oracle"]["n"]
+    assert oracle["correct"] < n  # some problems stay unsolved, so the label matters
+    assert oracle["information"].get("unsolved", 0) == n - oracle["correct"]
+    # "none" first in the oracle's order: silence solved it exactly where the baseline (the same prompt) did
+    assert oracle["information"].get("none", 0) == s["baseline"]["correct"]
+    assert oracle["by_information"]["unsolved"]["correct"] == 0
+
+
+def test_the_report_states_the_design_and_the_spoken_to_subset(informed):
+    s = informed["receivers"]["simulated"]
+    d = informed["training"]["flip_rate"]
+    assert 0 < d < 1
+    for c in ("prior", "posterior", "signal", "random"):
+        design = s[c]["design"]
+        assert design["flip_rate"] == d and design["flip_rate_source"] == "feedback"
+        expected = mde_paired(s[c]["n"], design["change_rate"] * d)
+        assert s[c]["mde80"] == (pytest.approx(expected) if np.isfinite(expected) else None), c
+    sig = s["signal"]
+    silent = sig["information"].get("none", 0)
+    assert sig["speaking_rate"] == pytest.approx(1 - silent / sig["n"])
+    assert sig["spoken_to"]["n"] == sig["n"] - silent == s["posterior"]["spoken_to"]["n"]
+    assert "spoken_to" not in s["prior"] and "speaking_rate" not in s["random"]
 
 
 def test_resumed_with_another_training_receiver_retrains_apart(tmp_path):
