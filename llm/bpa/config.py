@@ -91,7 +91,7 @@ class BPAConfig:
     temperature: float = 0.7
     feedback_design: str = "grid"
     first_samples: int = 2
-    elimination_level: float = 0.05
+    elimination_level: float = 0.1
     eval_temperature: float = 0.0
     signal_candidates: int = 2
     scheme: str = "robust"

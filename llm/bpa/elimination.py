@@ -19,7 +19,9 @@ live iff
     p_a \\sim \\mathrm{Beta}(1 + s_a, 1 + n_a - s_a),\\; p_0 \\sim \\mathrm{Beta}(1 + s_0, 1 + n_0 - s_0)
 
 (independent uniform priors), that is iff the upper ``1 - delta`` credible bound of ``p_a - p_0`` is above 0;
-the ``none`` cell is live while any item of its problem is, and a cell stops at ``k``. With ``k_0 = k`` the design
+the ``none`` cell is live while any item of its problem is, and a cell stops at ``k``. An item once stopped
+stays stopped: live items keep as many answers as ``none``, so an item with fewer (``0 < n_a < n_0``) was stopped
+at an earlier look. With ``k_0 = k`` the design
 is the full grid. :func:`prob_beats` computes the probability exactly (Miller 2015's sum for Beta variables
 with integer parameters).
 
@@ -70,7 +72,7 @@ def prob_beats(s_a: int, n_a: int, s_0: int, n_0: int) -> float:
     with ``alpha = 1 + s`` and ``beta = 1 + n - s`` (Miller 2015). No data gives 1/2.
 
     >>> round(prob_beats(0, 0, 0, 0), 6), round(prob_beats(4, 4, 0, 4), 4)
-    (0.5, 0.9921)
+    (0.5, 0.996)
     """
     for s, n in ((s_a, n_a), (s_0, n_0)):
         if not 0 <= s <= n:
@@ -85,6 +87,8 @@ def prob_beats(s_a: int, n_a: int, s_0: int, n_0: int) -> float:
 def live(successes: np.ndarray, samples: np.ndarray, none_index: int, k: int, delta: float) -> np.ndarray:
     """Which cells of one problem still sample, boolean ``(c,)`` (see the module docstring).
 
+    An item cell with fewer answers than ``none`` (but some) was stopped at an earlier look and stays stopped.
+
     Args:
         successes, samples: ``s`` and ``n`` of the problem's cells, shape ``(c,)`` (items and written signals).
         none_index: the ``none`` cell.
@@ -93,8 +97,8 @@ def live(successes: np.ndarray, samples: np.ndarray, none_index: int, k: int, de
     """
     s, n = np.asarray(successes, dtype=int), np.asarray(samples, dtype=int)
     s0, n0 = int(s[none_index]), int(n[none_index])
-    out = np.array([n[i] < k and (n[i] == 0 or n0 == 0 or prob_beats(int(s[i]), int(n[i]), s0, n0) >= delta)
-                    for i in range(len(n))], dtype=bool)
+    out = np.array([n[i] < k and (n[i] == 0 or n0 == 0 or (n[i] >= n0 and prob_beats(int(s[i]), int(n[i]), s0, n0)
+                                                             >= delta)) for i in range(len(n))], dtype=bool)
     out[none_index] = bool(n0 < k and (n0 == 0 or np.delete(out, none_index).any()))
     return out
 

@@ -231,12 +231,15 @@ def _sample_round(ctx: Context, receiver: Any, batch: list[tuple[str, tuple[Any,
         copies = [(key, cell) for key, cell, n in group for _ in range(n)]
         ans = answer(ctx, receiver, [cell[0] for _, cell in copies], [state[key].text for key, _ in copies],
                      temperature=cfg.temperature, seed=cfg.seed * 1000 + first)
-        at = 0
+        spans, at = {}, 0
         for key, _, n in group:
-            span = range(at, at + n)
-            at += n
-            if not all(ans.complete(i) for i in span):
-                continue  # the cell's round is sampled again on resume
+            spans[key], at = range(at, at + n), at + n
+        broken = {cell[0].id if cfg.feedback_design == "adaptive" else key  # adaptive: a problem's cells in step
+                  for key, cell, _ in group if not all(ans.complete(i) for i in spans[key])}
+        for key, cell, n in group:
+            span = spans[key]
+            if key in broken or cell[0].id in broken:
+                continue  # sampled again on resume
             records[key] = {"key": round_key(key, first), "cell": key, "first": first, "signal": state[key].text,
                             "correct": [bool(ans.correct[i]) for i in span],
                             "flags": [ans.flags[i] for i in span if ans.flags[i]],

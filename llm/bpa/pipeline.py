@@ -117,6 +117,7 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
         training["scheme_used"] = game.scheme_name
         training["mean_reward"] = reward_table(signal_rewards(rows))
         training["advisor"] = json.loads((ctx.train_dir / "advisor.json").read_text())
+        training["feedback"] = json.loads((ctx.train_dir / "feedback.json").read_text())  # answers vs the grid
     correctors = None
     if "aligner" in conds or "aligner-squad" in conds:
         from llm.methods.pipeline import prepare_correctors
