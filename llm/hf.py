@@ -483,9 +483,16 @@ class HFModel:
         When the rows share a prefix of at least :data:`MIN_SHARED_PREFIX` tokens (few-shot examples, a system
         prompt, one problem under several hints), the prefix is computed once and its KV cache copied to every row;
         each row's own tokens follow it, left-padded: ``[prefix][pad][own tokens]``, pads masked and positions
-        counted without them. Otherwise the rows are left-padded.
+        counted without them. Otherwise the rows are left-padded. Copies of one prompt (the ``k`` samples of a
+        feedback cell) are computed once and their KV cache repeated, so only their sampled tokens differ.
         """
         n = len(rows)
+        distinct = list(dict.fromkeys(map(tuple, rows)))
+        if len(distinct) < n:
+            logits, past, state = self._prefill([list(r) for r in distinct])
+            index = torch.tensor([distinct.index(tuple(r)) for r in rows], device=self.device)
+            past.batch_select_indices(index)  # repeats each distinct row's cache for its copies
+            return logits[index], past, state.select(index)
         shared = shared_prefix(rows)
         past = None
         if shared < MIN_SHARED_PREFIX or n == 1:

@@ -31,8 +31,9 @@ optimal per-group choice has the exact value ``sum_g w_g max_a v(g, a)`` (:meth:
   uniforms that depend only on ``(spec.seed, question, sample)``: common random numbers, so the same sample of the
   same question succeeds under item ``a`` whenever it succeeds under any item ``b`` with ``p(g, b) <= p(g, a)``
   (and the Receiver obeyed in both). ``temperature = 0``: sample ``"greedy"`` (deterministic per prompt, whatever
-  the ``seed``); ``temperature > 0``: sample ``(seed, j)`` where ``j`` counts earlier copies of the same prompt in
-  the call. A correct answer is the problem's worked solution; a wrong one is the same steps ending in a wrong
+  the ``seed``); ``temperature > 0``: sample ``seed + j`` where ``j`` counts earlier copies of the same prompt in
+  the call, so ``k`` copies of a prompt in one call are the ``k`` samples of ``k`` calls with seeds
+  ``seed, ..., seed + k - 1``. A correct answer is the problem's worked solution; a wrong one is the same steps ending in a wrong
   number (:func:`llm.tasks.synthetic.with_final_answer`). ``max_new_tokens`` does not cut the text; token counts
   are whitespace-separated words.
 * ``logprob``: for a belief continuation ``" <item name>."`` (:func:`llm.beliefs.belief_requests`) it returns
@@ -480,8 +481,8 @@ class SimulatedReceiver:
             if problem.group not in self.spec.success:
                 raise LMError(f"simulated receiver {self.name!r}: prompt {k} is of group {problem.group!r}, "
                               f"which the spec does not list")
-            if temperature > 0:
-                sample: tuple[Any, ...] = (seed, seen.get(text, 0))
+            if temperature > 0:  # copy c of seed s is the sample of seed s + c (the 0: keys of earlier versions)
+                sample: tuple[Any, ...] = (seed + seen.get(text, 0), 0)
                 seen[text] = seen.get(text, 0) + 1
             else:
                 sample = ("greedy",)

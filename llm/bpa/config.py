@@ -16,6 +16,7 @@ from typing import Any
 from llm.methods import BPA_CONDITIONS, CONDITIONS, CONDITION_ALIASES, MethodsConfig
 
 SCHEMES = ("robust", "plugin")
+FEEDBACK_DESIGNS = ("grid", "adaptive")
 #: Fields that may change when a folder is resumed (they do not change what was trained or measured).
 RESUMABLE_CHANGES = ("limit", "receivers", "conditions", "batch_size", "chunk", "device", "dtype", "timeout",
                      "max_retries", "preregister")
@@ -41,6 +42,14 @@ class BPAConfig:
             and the decoupled methods' (persuasion is an alias of signal).
         samples: k, the Receiver's sampled answers per (training problem, information) cell.
         temperature: sampling temperature of those k answers (> 0).
+        feedback_design: grid (every cell gets k answers) or adaptive (every cell gets first_samples, then, doubling
+            up to k, only the cells whose item may still beat silence on the problem, and their problem's none
+            cell; docs/method.md "Feedback at scale").
+        first_samples: the adaptive design's first round: answers per cell (capped at samples).
+        elimination_level: the adaptive design's delta: an item's cell stops once the posterior probability that
+            it beats silence on its problem (uniform Beta priors) falls below it.
+        eval_temperature: the Receiver's decoding at evaluation: 0 is greedy; set it to temperature to decode at
+            test as in feedback (docs/method.md "Feedback at scale").
         signal_candidates: Advisor-written signals per (training problem, item), each scored like an item (0: the
             Advisor sends the catalogue's template hints and is not fine-tuned).
         scheme: the signalling scheme used: robust (the robust online learner's) or plugin (the LP on the
@@ -87,6 +96,10 @@ class BPAConfig:
     conditions: tuple[str, ...] = BPA_CONDITIONS
     samples: int = 4
     temperature: float = 0.7
+    feedback_design: str = "grid"
+    first_samples: int = 2
+    elimination_level: float = 0.1
+    eval_temperature: float = 0.0
     signal_candidates: int = 2
     scheme: str = "robust"
     state_features: str = "words"
@@ -132,6 +145,14 @@ class BPAConfig:
             raise ValueError("signal_candidates, max_retries and shots must be >= 0")
         if not (math.isfinite(self.temperature) and self.temperature > 0):
             raise ValueError(f"temperature must be > 0 (k sampled answers), got {self.temperature}")
+        if self.feedback_design not in FEEDBACK_DESIGNS:
+            raise ValueError(f"feedback_design must be one of {FEEDBACK_DESIGNS}, got {self.feedback_design!r}")
+        if self.first_samples < 1:
+            raise ValueError(f"first_samples must be >= 1, got {self.first_samples}")
+        if not 0 < self.elimination_level < 0.5:
+            raise ValueError(f"elimination_level must be in (0, 0.5), got {self.elimination_level}")
+        if not (math.isfinite(self.eval_temperature) and self.eval_temperature >= 0):
+            raise ValueError(f"eval_temperature must be >= 0 (0: greedy), got {self.eval_temperature}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if not self.timeout > 0:

@@ -18,7 +18,8 @@ state estimate ``omega_hat(x)`` (its state model) and its signal ``sigma ~ pi(. 
 
 and the decoupled methods of :mod:`llm.methods` (``aligner``, ``aligner-squad``, ``linear-alignment``).
 Obedience is measured, not assumed: ``acted_item`` is the mode of ``mu_x^g``. Every draw is a function of
-``(seed, condition, problem)`` only (common random numbers across Receivers), answers are greedy, and a prompt
+``(seed, condition, problem)`` only (common random numbers across Receivers), answers are greedy (or sampled at
+``eval_temperature`` with the run's seed, one answer per prompt: ``docs/method.md`` "Feedback at scale"), and a prompt
 that two conditions share (``prior`` drawing ``none`` is the baseline) is answered once.
 """
 
@@ -183,7 +184,8 @@ def _bpa_rows(ctx: Context, spec: str, receiver: Any, chunk: Sequence[Any], advi
                 plan.append((i, "oracle", items[a].id, hint_text(items[a]), {}))
     # answer each distinct (problem, hint) once
     distinct = list(dict.fromkeys((i, h) for i, _, _, h, _ in plan))
-    ans = answer(ctx, receiver, [chunk[i] for i, _ in distinct], [h for _, h in distinct])
+    ans = answer(ctx, receiver, [chunk[i] for i, _ in distinct], [h for _, h in distinct],
+                 temperature=ctx.config.eval_temperature)
     where = {key: j for j, key in enumerate(distinct)}
     share = ans.seconds / max(1, len(distinct))
 

@@ -152,6 +152,7 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
         if "matched" in conds:
             training["matched_rate"] = advisor.speaking_rate(test)
         training["flip_rate"] = flip_rate
+        training["feedback"] = json.loads((ctx.train_dir / "feedback.json").read_text())  # answers vs the grid
     correctors = None
     if "aligner" in conds or "aligner-squad" in conds:
         from llm.methods.pipeline import prepare_correctors

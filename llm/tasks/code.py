@@ -120,11 +120,13 @@ def format_code_prompt(problem: CodeProblem, shots: Sequence[CodeProblem] = (), 
     [BEGIN]\\n<code>\\n[DONE]"`` per shot (usually task_ids 2-4 of the prompt split), ending in ``"[BEGIN]\\n"``
     (stop at ``[DONE]``); in chat, user/assistant pairs with fenced code.
 
-    A ``hint`` goes where code expects it. Completion style: the comment :data:`llm.prompts.HINT_COMMENT` at the top
-    of the code (HumanEval: before the imports and the signature; MBPP: right after ``[BEGIN]``), so that the
-    model still continues the function (prose before Python source cost 22 points on HumanEval). Chat: the line
-    :data:`llm.prompts.HINT_LINE` in the last user message, before the code block (HumanEval) or the reply
-    instruction (MBPP). Without a hint (``None`` or blank) the prompt is unchanged.
+    A ``hint`` goes at one place in every code task: immediately before the problem's own statement
+    (:func:`_with_hint`), so that the statement and the point where the answer starts are the baseline's. Completion
+    style: the comment :data:`llm.prompts.HINT_COMMENT` (HumanEval: at the top of the file, before the imports and
+    the signature; MBPP: before the problem's task block, after the worked examples), a comment because prose before
+    Python source cost 22 points on HumanEval. Chat: the line :data:`llm.prompts.HINT_LINE` in the last user
+    message, before the code block (HumanEval) or the task block (MBPP). Without a hint (``None`` or blank) the
+    prompt is unchanged.
 
     Raises:
         TaskError: an unknown ``problem.source``, or shots for HumanEval.
@@ -134,9 +136,9 @@ def format_code_prompt(problem: CodeProblem, shots: Sequence[CodeProblem] = (), 
         if shots:
             raise TaskError("HumanEval prompts are zero-shot; pass no shots")
         if chat:
-            lead = "" if h is None else f"{hint_line(h)}\n\n"
-            return [{"role": "user", "content": f"{HUMANEVAL_CHAT}\n\n{lead}```python\n{problem.prompt}```"}]
-        return ("" if h is None else hint_comment(h)) + problem.prompt
+            code = _with_hint(f"```python\n{problem.prompt}```", h, chat)
+            return [{"role": "user", "content": f"{HUMANEVAL_CHAT}\n\n{code}"}]
+        return _with_hint(problem.prompt, h, chat)
     if problem.source != "mbpp":
         raise TaskError(f"cannot format a prompt for {problem.id}: unknown source {problem.source!r}")
     if chat:
@@ -144,11 +146,18 @@ def format_code_prompt(problem: CodeProblem, shots: Sequence[CodeProblem] = (), 
         for shot in shots:
             messages.append({"role": "user", "content": f"{_mbpp_block(shot)}{MBPP_CHAT}"})
             messages.append({"role": "assistant", "content": f"```python\n{shot.canonical_solution.strip()}\n```"})
-        lead = "" if h is None else f"{hint_line(h)}\n"
-        messages.append({"role": "user", "content": f"{_mbpp_block(problem)}{lead}{MBPP_CHAT}"})
+        messages.append({"role": "user", "content": f"{_with_hint(_mbpp_block(problem), h, chat)}{MBPP_CHAT}"})
         return messages
     parts = [f"{_mbpp_block(s)}[BEGIN]\n{s.canonical_solution.strip()}\n[DONE]\n\n" for s in shots]
-    return "".join(parts) + f"{_mbpp_block(problem)}[BEGIN]\n" + ("" if h is None else hint_comment(h))
+    return "".join(parts) + _with_hint(_mbpp_block(problem), h, chat) + "[BEGIN]\n"
+
+
+def _with_hint(statement: str, hint: str | None, chat: bool) -> str:
+    """``statement`` (a code problem's own text) with ``hint`` right before it: the :data:`llm.prompts.HINT_COMMENT`
+    lines in completion style, the :data:`llm.prompts.HINT_LINE` and a blank line in chat; unchanged without one."""
+    if hint is None:
+        return statement
+    return (f"{hint_line(hint)}\n\n" if chat else hint_comment(hint)) + statement
 
 
 def reference_response(problem: CodeProblem) -> str:

@@ -448,3 +448,21 @@ def test_batch_size_from_memory(tiny_model: HFModel) -> None:
     assert HFModel(tiny_model.model, tiny_model.tokenizer, name="a", batch_size="auto").batch_size == 16
     with pytest.raises(LMError, match="batch_size"):
         HFModel(tiny_model.model, tiny_model.tokenizer, name="a", batch_size="big")
+
+
+def test_copies_of_a_prompt_are_prefilled_once_and_sampled_apart(tiny_model: HFModel) -> None:
+    """k copies of one prompt in one call (a feedback cell's k samples): one prefill row, k distinct samples, each
+    the one a call of its own with seed ``seed + c`` gives."""
+    prompt, k = SHARED[0], 4
+    widths: list[tuple[int, int]] = []
+    hook = tiny_model.model.register_forward_pre_hook(
+        lambda _m, _a, kw: widths.append(tuple(kw["input_ids"].shape)), with_kwargs=True)
+    try:
+        copies = with_batch(tiny_model, 8).generate([prompt] * k + [SHARED[1]] * k, 8, temperature=1.0, seed=11)
+    finally:
+        hook.remove()
+    assert widths[0][0] == 1 and widths[1][0] == 2  # the common prefix once, then each distinct prompt once
+    assert all(b == 2 * k for b, t in widths[2:3])  # decoding: every copy
+    assert len({g.text for g in copies[:k]}) == k
+    assert copies == [tiny_model.generate([p], 8, temperature=1.0, seed=11 + i)[0]
+                      for i, p in enumerate([prompt] * k + [SHARED[1]] * k)]

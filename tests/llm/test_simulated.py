@@ -110,6 +110,7 @@ def test_deterministic_per_seed_and_greedy_ignores_the_seed() -> None:
     # copies of one prompt in one call are distinct samples; one copy per call with seeds j gives the same samples
     copies = RX.decide([prompts[0]] * 30, temperature=1.0, seed=4)
     assert len({d.correct for d in copies}) == 2
+    assert copies == [RX.decide([prompts[0]], temperature=1.0, seed=4 + j)[0] for j in range(30)]
 
 
 def test_common_random_numbers_across_items() -> None:

@@ -153,12 +153,13 @@ def test_no_hint_text_can_change_the_humaneval_program(hint: str) -> None:
     assert ast.dump(ast.parse(prompt + HE.canonical_solution)) == ast.dump(ast.parse(HE.prompt + HE.canonical_solution))
 
 
-def test_mbpp_completion_hint_follows_begin() -> None:
+def test_mbpp_completion_hint_precedes_the_task_block() -> None:
     text = format_code_prompt(MB, shots=[MB], hint=HINT)
     plain = format_code_prompt(MB, shots=[MB])
-    assert text == plain + "# Hint: Sort the input first.\n# Then scan neighbours once.\n"
-    code = text.rsplit("[BEGIN]\n", 1)[1] + MB.canonical_solution
-    assert ast.dump(ast.parse(code)) == ast.dump(ast.parse(MB.canonical_solution))
+    assert text.endswith("# Hint: Sort the input first.\n# Then scan neighbours once.\nYou are an expert Python "
+                         f"programmer, and here is your task: {MB.prompt} Your code should pass these tests:\n\n"
+                         f"{MB.test}\n[BEGIN]\n")
+    assert text.replace("# Hint: Sort the input first.\n# Then scan neighbours once.\n", "") == plain
 
 
 def test_code_chat_hint_is_a_line_in_the_user_message() -> None:
@@ -167,7 +168,24 @@ def test_code_chat_hint_is_a_line_in_the_user_message() -> None:
     assert "Hint: Sort the input first. Then scan neighbours once.\n\n```python\n" + HE.prompt in content
     messages = format_code_prompt(MB, shots=[MB], chat=True, hint=HINT)
     assert messages[:-1] == format_code_prompt(MB, shots=[MB], chat=True)[:-1]
-    assert "Hint: Sort the input first. Then scan neighbours once.\nReply with" in messages[-1]["content"]
+    assert messages[-1]["content"].startswith("Hint: Sort the input first. Then scan neighbours once.\n\nYou are")
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_every_code_task_places_the_hint_right_before_the_problem_statement(chat: bool) -> None:
+    """One placement in every code task (issue 17): the hinted prompt is the plain one with the hint inserted
+    immediately before the problem's own statement, so the answer starts where the baseline's does."""
+    marker = "Hint: Sort the input first. Then scan neighbours once.\n\n" if chat else \
+        "# Hint: Sort the input first.\n# Then scan neighbours once.\n"
+    for problem, shots, statement in ((HE, [], HE.prompt), (MB, [MB], f"You are an expert Python programmer, "
+                                                                       f"and here is your task: {MB.prompt}")):
+        plain, hinted = (format_code_prompt(problem, shots, chat=chat, hint=h) for h in (None, HINT))
+        plain_text = plain[-1]["content"] if chat else plain
+        hinted_text = hinted[-1]["content"] if chat else hinted
+        if chat and problem is HE:
+            statement = "```python\n" + statement
+        at = plain_text.rindex(statement)
+        assert hinted_text == plain_text[:at] + marker + plain_text[at:], problem.id
 
 
 def test_every_shared_humaneval_prompt_takes_each_catalogue_hint_as_a_comment() -> None:
