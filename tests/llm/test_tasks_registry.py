@@ -217,4 +217,5 @@ def test_default_mbpp_shots_are_austin_et_al(chat: bool) -> None:
         assert [m["role"] for m in prompt] == ["user", "assistant"] * 3 + ["user"]
         assert "Hint: Use a set." in prompt[-1]["content"] and "Hint" not in "".join(m["content"] for m in prompt[:-1])
     else:
-        assert prompt.count("[BEGIN]") == 4 and prompt.endswith("[BEGIN]\n# Hint: Use a set.\n")
+        assert prompt.count("[BEGIN]") == 4 and prompt.endswith("[BEGIN]\n")  # the hint precedes the task block
+        assert "[DONE]\n\n# Hint: Use a set.\nYou are an expert Python programmer" in prompt
