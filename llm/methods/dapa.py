@@ -423,8 +423,9 @@ def dapa_search(
         epsilon: capability loss allowed, in the guard's units (nats per token for :func:`heldout_loglik`).
         candidates: module names (default :func:`candidate_modules` at ``granularity``).
         granularity: ``"block"`` or ``"projection"``.
-        known: earlier evaluations ``{frozenset(modules): (score, guard)}`` to reuse (a resumed run).
-        on_evaluation: called after each new evaluation (to log or save it).
+        known: earlier evaluations ``{frozenset(modules): (score, guard)}`` to reuse (a resumed run); they appear
+            in ``evaluations`` with 0 seconds.
+        on_evaluation: called after each new evaluation (to log or save it; not for ``known`` ones).
 
     Raises:
         ValueError: mismatched architectures, an empty or unknown candidate set, bad ``rho``/``epsilon``, a
@@ -439,13 +440,18 @@ def dapa_search(
     if len(set(cands)) != len(cands):
         raise ValueError("the candidate module names must be distinct")
     mover = _Transplanter(unaligned, aligned, cands)
-    cache: dict[frozenset[str], tuple[float, float]] = dict(known or {})
+    earlier = dict(known or {})
+    cache: dict[frozenset[str], tuple[float, float]] = {}
     evaluations: list[Evaluation] = []
     no_guard = guard is None
 
     def evaluate(subset: tuple[str, ...]) -> tuple[float, float]:
         key = frozenset(subset)
         if key in cache:
+            return cache[key]
+        if key in earlier:  # a resumed run: recorded (with 0 seconds), not recomputed
+            cache[key] = earlier[key]
+            evaluations.append(Evaluation(tuple(subset), *cache[key], False, 0.0))
             return cache[key]
         t = time.perf_counter()
         mover.apply(subset)

@@ -319,6 +319,9 @@ def test_search_resumes_from_known_evaluations():
     known = {frozenset(e.modules): (e.score, e.guard) for e in first.evaluations}
     again = dapa_search(u, a, lambda m: calls.append(1) or crit(m), rho=1.0, known=known)
     assert calls == [] and again.modules == first.modules and again.tests == first.tests
+    assert [e.modules for e in again.evaluations] == [e.modules for e in first.evaluations]
+    assert [e.passed for e in again.evaluations] == [e.passed for e in first.evaluations]
+    assert all(e.seconds == 0.0 for e in again.evaluations)
 
 
 # ---- built-in criteria and guard on a tiny GPT-2 with the real tokenizer ---------------------------------------
