@@ -11,6 +11,10 @@ Each method plugs into a fixed Receiver and adds evaluation conditions to the BP
 * ``linear-alignment``: principle-contrastive decoding of a white-box Receiver
   (:mod:`llm.methods.linear_alignment`, Gao et al. 2024).
 
+DAPA (:mod:`llm.methods.dapa`, Luo et al. 2024) is the fifth method: it changes weights (a few modules of an aligned
+model transplanted into an unaligned one of the same architecture, found by delta debugging), so it adds no
+evaluation condition here and has its own entry point, ``experiments/dapa.py``.
+
 Every method is compared with the baseline on the same problems (paired), and charged for its inference work
 (:mod:`llm.methods.cost`). The wrappers :class:`AlignedModel`, :class:`SquadModel` and :class:`LinearAlignedModel`
 implement :class:`llm.lm.LanguageModel`, so any code that takes a model can use an aligned one.
