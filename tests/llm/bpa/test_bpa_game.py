@@ -100,14 +100,16 @@ def test_solve_game_recovers_full_disclosure_when_states_differ(tmp_path):
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 4), min_size=M, max_size=M), min_size=1, max_size=10))
 def test_in_this_game_the_lp_is_full_disclosure(counts):
-    """The state maximises the same rates that define ``u_S`` and ``u_R(omega, a) = 1[a = omega]``: every state's
-    own item is the Advisor's best action there, so full disclosure reaches ``E max_a u_S`` and the LP cannot beat it
-    (``docs/method.md``: the LP is the identity in this game)."""
+    """With the raw state rule (the largest gain, if positive: the committed runs'), the state maximises the same
+    rates that define ``u_S`` and ``u_R(omega, a) = 1[a = omega]``: every state's own item is the Advisor's best action
+    there, so full disclosure reaches ``E max_a u_S`` and the LP cannot beat it (``docs/method.md``)."""
     import persuasion
     from persuasion.reference import full_disclosure
 
     table = item_rates(_rows(np.array(counts, dtype=float) / 4), CAT)
-    g = helpful_game(table, problem_states(table, CAT), CAT).game
+    gains = table.gains(CAT)
+    raw = np.where(gains.max(axis=1) > 0, gains.argmax(axis=1), NONE)
+    g = helpful_game(table, raw, CAT).game
     assert np.all(np.diag(g.sender_utility) >= g.sender_utility.max(axis=1) - 1e-12)
     upper = float(g.prior @ g.sender_utility.max(axis=1))
     assert full_disclosure(g).value == pytest.approx(upper, abs=1e-9)
