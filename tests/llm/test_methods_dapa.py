@@ -68,6 +68,19 @@ def test_ddmin_result_passes_is_1_minimal_and_within_the_bound(case):
     assert all(ok == (sum(1 << i for i in s) in passing) for s, ok in result.trace)
 
 
+@given(families(), st.integers(1, 12))
+def test_ddmin_with_a_test_budget_returns_a_passing_set(case, budget):
+    n, passing = case
+    full, _ = _run(n, passing)
+    result = ddmin(list(range(n)), lambda s: sum(1 << i for i in s) in passing, max_tests=budget)
+    assert result.tests <= budget and sum(1 << i for i in result.minimal) in passing
+    assert result.complete == (full.tests <= budget)
+    if result.complete:
+        assert result.minimal == full.minimal
+    else:
+        assert result.trace == full.trace[:budget]
+
+
 @given(families(monotone=True))
 def test_ddmin_on_a_monotone_test_is_inclusion_minimal(case):
     n, passing = case
@@ -105,6 +118,8 @@ def test_ddmin_one_candidate_and_bad_input():
         ddmin(["a", "a"], lambda s: True)
     with pytest.raises(ValueError, match="full candidate set does not pass"):
         ddmin(["a", "b"], lambda s: False)
+    with pytest.raises(ValueError, match="max_tests must be"):
+        ddmin(["a", "b"], lambda s: True, max_tests=0)
 
 
 @given(base=st.floats(-5, 5), gain=st.floats(0.01, 5), rho=st.floats(0.05, 1.0), eps=st.floats(0, 1),
