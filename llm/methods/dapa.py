@@ -14,15 +14,16 @@ where ``C`` is the whole candidate set (the *full transplant*), ``rho`` in ``(0,
 transplant's effect to keep, and ``epsilon >= 0`` the capability loss allowed. :func:`ddmin` (Zeller and
 Hildebrandt 2002) then finds a 1-minimal passing set: it passes, and removing any one module makes it fail.
 
-Granularity (:data:`GRANULARITIES`). ``"block"`` (the default) makes each layer's attention block and each layer's
-MLP block one candidate: ``2L`` candidates for ``L`` layers. This is the granularity at which Luo et al. locate
-alignment (the middle layers' MLPs, especially their gate projections), it keeps the search short (delta debugging
-costs ``O(|C| log |C|)`` tests when few modules matter, ``O(|C|^2)`` at worst; each test is a full evaluation of
-the criterion), and a block is a unit that can be moved without breaking the layer's residual algebra. ``"projection"``
-splits each block into its weight-bearing sublayers (``q/k/v/o_proj``, ``gate/up/down_proj``; GPT-2's ``c_attn``,
-``c_proj``, ``c_fc``) for a finer search at about 3.5 times as many candidates. Embeddings, norms and the output
-head are never candidates: they are shared by every layer and would move the vocabulary geometry rather than a
-behaviour.
+Granularity (:data:`GRANULARITIES`). ``"block"`` (the default) makes each layer's attention block and each
+layer's MLP block one candidate: ``2L`` candidates for ``L`` layers. This is the granularity at which Luo et al.
+locate alignment (the middle layers' MLPs, especially their gate projections). It keeps the search short: delta
+debugging needs of the order of ``k log |C|`` tests when ``k`` modules matter and supersets of a passing set pass,
+``O(|C|^2)`` at worst, and each test is a full evaluation of the criterion. A block can also be moved whole: it
+reads from and writes to the residual stream, whose basis a base model and its fine-tuned versions share.
+``"projection"`` splits each block into its weight-bearing sublayers (``q/k/v/o_proj``, ``gate/up/down_proj``;
+GPT-2's ``c_attn``, ``c_proj``, ``c_fc``) for a finer search over about 3.5 times as many candidates. Embeddings,
+norms and the output head are never candidates: every layer shares them, and moving them would move the vocabulary
+geometry rather than a behaviour.
 
 :func:`transplant` is the primitive (it refuses models whose parameter names or shapes differ), :func:`ddmin` a
 pure function over a test callback, and :func:`dapa_search` the search. Built-in criteria: :func:`keyword_rate`
@@ -276,7 +277,8 @@ def candidate_modules(model: Any, granularity: str = "block") -> tuple[str, ...]
     """The candidate module names of ``model`` at ``granularity``, layer by layer, attention before MLP.
 
     ``"block"``: each layer's attention and MLP children (names containing :data:`ATTENTION_NAMES` or
-    :data:`MLP_NAMES`, norms such as ``post_attention_layernorm`` left out); ``"projection"``: the modules inside those blocks that hold parameters themselves
+    :data:`MLP_NAMES`, norms such as ``post_attention_layernorm`` left out); ``"projection"``: the modules inside
+    those blocks that hold parameters themselves
     (the linear layers).
 
     Raises:
