@@ -389,3 +389,26 @@ def test_exhaustive_small_pair_agrees_with_brute_force():
                 ok.append(set(subset))
     assert min(ok, key=len) == k and all(k <= s for s in ok)
     assert set(dapa_search(u, a, crit, rho=1.0).modules) == k
+
+
+@pytest.mark.slow
+def test_real_smollm2_candidates_transplant_and_decline_rate(real_cache: Path):
+    """SmolLM2-135M-Instruct: 60 blocks; transplanting a perturbed copy's blocks back from the original restores it;
+    the instruct model declines some held-out requests it cannot carry out (the behaviour of the real-pair run)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from llm.models import materialise
+
+    path = str(materialise("smollm2-135m", cache=real_cache))
+    tok = AutoTokenizer.from_pretrained(path)
+    aligned = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    blocks = candidate_modules(aligned)
+    assert len(blocks) == 60 and blocks[:2] == ("model.layers.0.self_attn", "model.layers.0.mlp")
+    broken = _perturbed(aligned, ["model.layers.10.mlp"], scale=0.5)
+    prompts = [[{"role": "user", "content": p}] for p in
+               ("What time is it now?", "Check my calendar and tell me when my next meeting is.",
+                "How many unread emails do I have?", "Cancel my gym membership.")]
+    rate = keyword_rate(tok, prompts, ("i'm sorry", "as a chatbot"), max_new_tokens=8, batch_size=4)
+    assert rate(aligned) >= 0.5
+    transplant(broken, aligned, ["model.layers.10.mlp"])
+    assert all(torch.equal(v, aligned.state_dict()[k]) for k, v in broken.state_dict().items())
