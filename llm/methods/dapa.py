@@ -14,15 +14,16 @@ where ``C`` is the whole candidate set (the *full transplant*), ``rho`` in ``(0,
 transplant's effect to keep, and ``epsilon >= 0`` the capability loss allowed. :func:`ddmin` (Zeller and
 Hildebrandt 2002) then finds a 1-minimal passing set: it passes, and removing any one module makes it fail.
 
-Granularity (:data:`GRANULARITIES`). ``"block"`` (the default) makes each layer's attention block and each layer's
-MLP block one candidate: ``2L`` candidates for ``L`` layers. This is the granularity at which Luo et al. locate
-alignment (the middle layers' MLPs, especially their gate projections), it keeps the search short (delta debugging
-costs ``O(|C| log |C|)`` tests when few modules matter, ``O(|C|^2)`` at worst; each test is a full evaluation of
-the criterion), and a block is a unit that can be moved without breaking the layer's residual algebra. ``"projection"``
-splits each block into its weight-bearing sublayers (``q/k/v/o_proj``, ``gate/up/down_proj``; GPT-2's ``c_attn``,
-``c_proj``, ``c_fc``) for a finer search at about 3.5 times as many candidates. Embeddings, norms and the output
-head are never candidates: they are shared by every layer and would move the vocabulary geometry rather than a
-behaviour.
+Granularity (:data:`GRANULARITIES`). ``"block"`` (the default) makes each layer's attention block and each
+layer's MLP block one candidate: ``2L`` candidates for ``L`` layers. This is the granularity at which Luo et al.
+locate alignment (the middle layers' MLPs, especially their gate projections). It keeps the search short: delta
+debugging needs of the order of ``k log |C|`` tests when ``k`` modules matter and supersets of a passing set pass,
+``O(|C|^2)`` at worst, and each test is a full evaluation of the criterion. A block can also be moved whole: it
+reads from and writes to the residual stream, whose basis a base model and its fine-tuned versions share.
+``"projection"`` splits each block into its weight-bearing sublayers (``q/k/v/o_proj``, ``gate/up/down_proj``;
+GPT-2's ``c_attn``, ``c_proj``, ``c_fc``) for a finer search over about 3.5 times as many candidates. Embeddings,
+norms and the output head are never candidates: every layer shares them, and moving them would move the vocabulary
+geometry rather than a behaviour.
 
 :func:`transplant` is the primitive (it refuses models whose parameter names or shapes differ), :func:`ddmin` a
 pure function over a test callback, and :func:`dapa_search` the search. Built-in criteria: :func:`keyword_rate`
@@ -68,14 +69,17 @@ class DDMinResult:
     """What :func:`ddmin` found.
 
     Attributes:
-        minimal: the 1-minimal passing set, in the candidates' order.
+        minimal: the 1-minimal passing set, in the candidates' order (with ``complete`` false: the smallest
+            passing set reached when the test budget ran out, which passes but may not be 1-minimal).
         tests: distinct subsets tested (the full set's check included; repeats are answered from a cache).
         trace: every distinct test in call order, as ``(subset, passed)``.
+        complete: whether the search ran to its end (always, without ``max_tests``).
     """
 
     minimal: tuple[Any, ...]
     tests: int
     trace: tuple[tuple[tuple[Any, ...], bool], ...]
+    complete: bool = True
 
 
 def ddmin_bound(n: int) -> int:
@@ -94,7 +98,12 @@ def _split(items: tuple[T, ...], n: int) -> list[tuple[T, ...]]:
     return out
 
 
-def ddmin(candidates: Sequence[T], test: Callable[[tuple[T, ...]], bool]) -> DDMinResult:
+class _Budget(Exception):
+    pass
+
+
+def ddmin(candidates: Sequence[T], test: Callable[[tuple[T, ...]], bool],
+          max_tests: int | None = None) -> DDMinResult:
     """Zeller's minimising delta debugging: a 1-minimal subset of ``candidates`` that passes ``test``.
 
     With ``c`` the current set (at first all candidates) cut into ``n`` chunks ``d_1..d_n`` (``n = 2`` at
@@ -114,15 +123,19 @@ def ddmin(candidates: Sequence[T], test: Callable[[tuple[T, ...]], bool]) -> DDM
     Args:
         candidates: distinct hashable items; their order fixes the chunks.
         test: ``True`` when a subset (a tuple in the candidates' order) passes.
+        max_tests: stop before a test beyond this many distinct ones and return the current set, which passes,
+            with ``complete=False`` (``None``: no limit).
 
     Raises:
-        ValueError: no candidates, repeated candidates, or the full set does not pass.
+        ValueError: no candidates, repeated candidates, the full set does not pass, or ``max_tests < 1``.
     """
     full = tuple(candidates)
     if not full:
         raise ValueError("ddmin needs a non-empty candidate set")
     if len(set(full)) != len(full):
         raise ValueError("ddmin's candidates must be distinct")
+    if max_tests is not None and max_tests < 1:
+        raise ValueError(f"max_tests must be >= 1, got {max_tests}")
     rank = {x: i for i, x in enumerate(full)}
     seen: dict[frozenset[Any], bool] = {}
     trace: list[tuple[tuple[Any, ...], bool]] = []
@@ -130,6 +143,8 @@ def ddmin(candidates: Sequence[T], test: Callable[[tuple[T, ...]], bool]) -> DDM
     def passes(subset: tuple[T, ...]) -> bool:
         key = frozenset(subset)
         if key not in seen:
+            if max_tests is not None and len(trace) >= max_tests:
+                raise _Budget
             seen[key] = bool(test(subset))
             trace.append((subset, seen[key]))
         return seen[key]
@@ -137,26 +152,30 @@ def ddmin(candidates: Sequence[T], test: Callable[[tuple[T, ...]], bool]) -> DDM
     if not passes(full):
         raise ValueError("the full candidate set does not pass the test: there is nothing to minimise")
     c, n = full, 2
-    while len(c) >= 2:
-        n = min(n, len(c))
-        chunks = _split(c, n)
-        nxt = next((d for d in chunks if passes(d)), None)
-        if nxt is not None:
-            c, n = nxt, 2
-            continue
-        if n > 2:
-            for d in chunks:
-                drop = set(d)
-                comp = tuple(x for x in c if x not in drop)
-                if passes(comp):
-                    nxt = comp
-                    break
+    try:
+        while len(c) >= 2:
+            n = min(n, len(c))
+            chunks = _split(c, n)
+            nxt = next((d for d in chunks if passes(d)), None)
             if nxt is not None:
-                c, n = nxt, max(n - 1, 2)
+                c, n = nxt, 2
                 continue
-        if n >= len(c):
-            break
-        n = min(2 * n, len(c))
+            if n > 2:
+                for d in chunks:
+                    drop = set(d)
+                    comp = tuple(x for x in c if x not in drop)
+                    if passes(comp):
+                        nxt = comp
+                        break
+                if nxt is not None:
+                    c, n = nxt, max(n - 1, 2)
+                    continue
+            if n >= len(c):
+                break
+            n = min(2 * n, len(c))
+    except _Budget:  # every passing test is accepted at once, so the current set is the last one that passed
+        c = next(subset for subset, ok in reversed(trace) if ok)
+        return DDMinResult(tuple(sorted(c, key=rank.__getitem__)), len(trace), tuple(trace), False)
     return DDMinResult(tuple(sorted(c, key=rank.__getitem__)), len(trace), tuple(trace))
 
 
@@ -258,7 +277,8 @@ def candidate_modules(model: Any, granularity: str = "block") -> tuple[str, ...]
     """The candidate module names of ``model`` at ``granularity``, layer by layer, attention before MLP.
 
     ``"block"``: each layer's attention and MLP children (names containing :data:`ATTENTION_NAMES` or
-    :data:`MLP_NAMES`, norms such as ``post_attention_layernorm`` left out); ``"projection"``: the modules inside those blocks that hold parameters themselves
+    :data:`MLP_NAMES`, norms such as ``post_attention_layernorm`` left out); ``"projection"``: the modules inside
+    those blocks that hold parameters themselves
     (the linear layers).
 
     Raises:
@@ -331,6 +351,8 @@ class DapaResult:
         parameters_found, parameters_candidates, parameters_model: parameters moved, in all candidates, in the
             whole model.
         tests: distinct sets evaluated by delta debugging (the unaligned model's own evaluation not included).
+        complete: whether delta debugging ran to its end (false: ``max_tests`` stopped it; ``modules`` passes but
+            is not certified 1-minimal).
         evaluations: every evaluation, in order (the unaligned model first).
         seconds: wall time of the search.
     """
@@ -351,6 +373,7 @@ class DapaResult:
     parameters_candidates: int
     parameters_model: int
     tests: int
+    complete: bool
     evaluations: tuple[Evaluation, ...]
     seconds: float
 
@@ -407,6 +430,7 @@ def dapa_search(
     epsilon: float = 0.1,
     candidates: Sequence[str] | None = None,
     granularity: str = "block",
+    max_tests: int | None = None,
     known: Mapping[frozenset[str], tuple[float, float]] | None = None,
     on_evaluation: Callable[[Evaluation], None] | None = None,
 ) -> DapaResult:
@@ -423,6 +447,7 @@ def dapa_search(
         epsilon: capability loss allowed, in the guard's units (nats per token for :func:`heldout_loglik`).
         candidates: module names (default :func:`candidate_modules` at ``granularity``).
         granularity: ``"block"`` or ``"projection"``.
+        max_tests: a budget of delta-debugging tests (:func:`ddmin`); ``None``: none.
         known: earlier evaluations ``{frozenset(modules): (score, guard)}`` to reuse (a resumed run); they appear
             in ``evaluations`` with 0 seconds.
         on_evaluation: called after each new evaluation (to log or save it; not for ``known`` ones).
@@ -484,7 +509,7 @@ def dapa_search(
             outcome[frozenset(subset)] = passes(score, value, base, full[0], rho, epsilon)
             return outcome[frozenset(subset)]
 
-        found = ddmin(cands, test)
+        found = ddmin(cands, test, max_tests)
     finally:
         mover.apply(())
     score, value = cache[frozenset(found.minimal)]
@@ -497,7 +522,7 @@ def dapa_search(
         granularity=granularity if candidates is None else "custom",
         parameters_found=parameter_count(unaligned, found.minimal),
         parameters_candidates=parameter_count(unaligned, cands), parameters_model=parameter_count(unaligned),
-        tests=found.tests, evaluations=marked, seconds=time.perf_counter() - t0,
+        tests=found.tests, complete=found.complete, evaluations=marked, seconds=time.perf_counter() - t0,
     )
 
 

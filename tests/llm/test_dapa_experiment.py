@@ -32,6 +32,9 @@ def test_smoke_run_finds_the_planted_modules_and_resumes(dapa_cli, tmp_path: Pat
     assert [p["k"] for p in result["prefix_curve"]] == [0, 1, 2]
     assert result["prefix_curve"][-1]["score"] == search["score_found"]
     assert len(result["controls"]) == 2
+    assert result["search_prompts"] == result["test_prompts"] == 2  # half select, half test
+    test = result["test"]
+    assert test["found"] == test["full"] > test["unaligned"] and test["kept"] == 1.0
     for suffix in (".json", "-table.md", ".png"):
         assert (tmp_path / f"pub{suffix}").stat().st_size > 0
     table = (out / "table.md").read_text()
@@ -50,6 +53,7 @@ def test_smoke_run_finds_the_planted_modules_and_resumes(dapa_cli, tmp_path: Pat
     (["--epsilon", "-1"], "--epsilon must be >= 0"),
     (["--controls", "-1"], "--controls must be >= 0"),
     (["--aligned", "gpt2"], "--smoke builds its own tiny pair"),
+    (["--max-new-tokens", "0"], "--max-new-tokens must be >= 1"),
 ])
 def test_bad_settings_print_one_line_and_exit_2(dapa_cli, tmp_path: Path, capsys, argv, message):
     assert dapa_cli.main(["--smoke", "--out", str(tmp_path / "r"), *argv]) == 2

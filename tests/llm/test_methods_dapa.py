@@ -68,6 +68,19 @@ def test_ddmin_result_passes_is_1_minimal_and_within_the_bound(case):
     assert all(ok == (sum(1 << i for i in s) in passing) for s, ok in result.trace)
 
 
+@given(families(), st.integers(1, 12))
+def test_ddmin_with_a_test_budget_returns_a_passing_set(case, budget):
+    n, passing = case
+    full, _ = _run(n, passing)
+    result = ddmin(list(range(n)), lambda s: sum(1 << i for i in s) in passing, max_tests=budget)
+    assert result.tests <= budget and sum(1 << i for i in result.minimal) in passing
+    assert result.complete == (full.tests <= budget)
+    if result.complete:
+        assert result.minimal == full.minimal
+    else:
+        assert result.trace == full.trace[:budget]
+
+
 @given(families(monotone=True))
 def test_ddmin_on_a_monotone_test_is_inclusion_minimal(case):
     n, passing = case
@@ -105,6 +118,8 @@ def test_ddmin_one_candidate_and_bad_input():
         ddmin(["a", "a"], lambda s: True)
     with pytest.raises(ValueError, match="full candidate set does not pass"):
         ddmin(["a", "b"], lambda s: False)
+    with pytest.raises(ValueError, match="max_tests must be"):
+        ddmin(["a", "b"], lambda s: True, max_tests=0)
 
 
 @given(base=st.floats(-5, 5), gain=st.floats(0.01, 5), rho=st.floats(0.05, 1.0), eps=st.floats(0, 1),
@@ -374,3 +389,26 @@ def test_exhaustive_small_pair_agrees_with_brute_force():
                 ok.append(set(subset))
     assert min(ok, key=len) == k and all(k <= s for s in ok)
     assert set(dapa_search(u, a, crit, rho=1.0).modules) == k
+
+
+@pytest.mark.slow
+def test_real_smollm2_candidates_transplant_and_decline_rate(real_cache: Path):
+    """SmolLM2-135M-Instruct: 60 blocks; transplanting a perturbed copy's blocks back from the original restores it;
+    the instruct model declines some held-out requests it cannot carry out (the behaviour of the real-pair run)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from llm.models import materialise
+
+    path = str(materialise("smollm2-135m", cache=real_cache))
+    tok = AutoTokenizer.from_pretrained(path)
+    aligned = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    blocks = candidate_modules(aligned)
+    assert len(blocks) == 60 and blocks[:2] == ("model.layers.0.self_attn", "model.layers.0.mlp")
+    broken = _perturbed(aligned, ["model.layers.10.mlp"], scale=0.5)
+    prompts = [[{"role": "user", "content": p}] for p in
+               ("What time is it now?", "Check my calendar and tell me when my next meeting is.",
+                "How many unread emails do I have?", "Cancel my gym membership.")]
+    rate = keyword_rate(tok, prompts, ("i'm sorry", "as a chatbot"), max_new_tokens=8, batch_size=4)
+    assert rate(aligned) >= 0.5
+    transplant(broken, aligned, ["model.layers.10.mlp"])
+    assert all(torch.equal(v, aligned.state_dict()[k]) for k, v in broken.state_dict().items())
