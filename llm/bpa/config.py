@@ -48,6 +48,9 @@ class BPAConfig:
             empirical game); both are reported.
         state_features: what the Advisor's state model reads: words (the question's words) or none (an
             ablation that ignores the problem).
+        follow_cost: c, the Receiver's cost of acting on a hint (0: the game where it wants the helpful item, full
+            disclosure optimal; c > 0: the game where commitment matters, u_R = success - c for acting on a hint,
+            and the scheme is published to every Receiver that accepts a commitment before evaluation).
         max_new_tokens: the Receiver's answer budget (default: the task's).
         signal_tokens: the Advisor's signal budget.
         chat: auto (chat template if the model has one), yes or no.
@@ -83,6 +86,7 @@ class BPAConfig:
     signal_candidates: int = 2
     scheme: str = "robust"
     state_features: str = "words"
+    follow_cost: float = 0.0
     max_new_tokens: int | None = None
     signal_tokens: int = 48
     chat: str = "auto"
@@ -127,6 +131,8 @@ class BPAConfig:
             raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        if not (math.isfinite(self.follow_cost) and 0.0 <= self.follow_cost <= 1.0):
+            raise ValueError(f"follow_cost must be in [0, 1], got {self.follow_cost}")
         if self.state_features not in STATE_FEATURES:
             raise ValueError(f"state_features must be one of {STATE_FEATURES}, got {self.state_features!r}")
 

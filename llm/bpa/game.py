@@ -12,7 +12,11 @@ From the feedback cells (template hints only), with ``r(x, a)`` the Receiver's s
 model) and the Receiver does not. The empirical game (:func:`llm.empirical.estimate_game`) has the items as states
 and actions, prior ``mu0(omega)`` = smoothed state frequencies, sender utility ``u_S(omega, a)`` = smoothed mean of
 ``r(x, a)`` over the problems in state ``omega``, and Receiver utility ``u_R(omega, a) = 1[a = omega]`` (it wants
-to act on the information that helps). The Advisor's scheme ``pi(sigma | omega)`` is the robust online learner's
+to act on the information that helps; full disclosure is then optimal). With a follow cost ``c > 0``
+(``BPAConfig.follow_cost``) it is the cost game instead, ``u_R(omega, a) = u_S(omega, a) - c 1[a != none]``: the
+Receiver acts on a hint only when its expected gain pays ``c``, and the LP pools states so that a hint is acted on
+where its gain alone would not pay (docs/method.md, "A game where commitment matters"). The Advisor's scheme
+``pi(sigma | omega)`` is the robust online learner's
 (default, :func:`persuasion.online.robust_learner.learn_scheme`, obedient under prior uncertainty) or the plug-in
 LP's (``persuasion.solve`` on the estimate); both are recorded in ``game.json``.
 """
@@ -68,10 +72,17 @@ def problem_states(rates: ItemRates, catalogue: Catalogue) -> np.ndarray:
     return np.where(gains.max(axis=1) > GAIN_TOL, best, none)
 
 
-def helpful_game(rates: ItemRates, states: np.ndarray, catalogue: Catalogue, *, alpha: float = 1.0):
-    """The empirical game over the items (module doc); returns :class:`llm.empirical.EmpiricalGame`."""
+def helpful_game(rates: ItemRates, states: np.ndarray, catalogue: Catalogue, *, alpha: float = 1.0,
+                 follow_cost: float = 0.0):
+    """The empirical game over the items (module doc); returns :class:`llm.empirical.EmpiricalGame`.
+
+    ``follow_cost = 0``: ``u_R(omega, a) = 1[a = omega]``; ``c > 0``: ``u_R = u_S - c 1[a != none]`` (the cost game).
+    """
     records = [Outcome(pid, catalogue.ids[int(s)], a, float(rates.rates[i, k]))
                for i, (pid, s) in enumerate(zip(rates.problem_ids, states)) for k, a in enumerate(catalogue.ids)]
+    if follow_cost > 0:
+        return estimate_game(records, catalogue, alpha=alpha, receiver="success", follow_cost=follow_cost,
+                             name=f"{catalogue.task} (helpful item, cost {follow_cost:g})")
     return estimate_game(records, catalogue, alpha=alpha, receiver="match", name=f"{catalogue.task} (helpful item)")
 
 
@@ -93,8 +104,9 @@ class GameResult:
 
 
 def solve_game(rows: Sequence[FeedbackRow], catalogue: Catalogue, *, scheme: str = "robust", seed: int = 0,
-               path: Any = None) -> GameResult:
-    """Phase 2: states, the empirical game, the plug-in LP and robust schemes, reference values.
+               path: Any = None, follow_cost: float = 0.0) -> GameResult:
+    """Phase 2: states, the empirical game (the cost game when ``follow_cost > 0``), the plug-in LP and robust
+    schemes, reference values.
 
     Raises:
         ValueError: no training problem has complete feedback.
@@ -107,7 +119,7 @@ def solve_game(rows: Sequence[FeedbackRow], catalogue: Catalogue, *, scheme: str
     if not rates.problem_ids:
         raise ValueError("no training problem has feedback for every item: nothing to build the game from")
     states = problem_states(rates, catalogue)
-    emp = helpful_game(rates, states, catalogue)
+    emp = helpful_game(rates, states, catalogue, follow_cost=follow_cost)
     lp = persuasion.solve(emp.game)
     robust = learn_scheme(emp.game, seed=seed)
     chosen = np.asarray(robust["scheme"] if scheme == "robust" else lp.scheme, dtype=float)
@@ -115,6 +127,7 @@ def solve_game(rows: Sequence[FeedbackRow], catalogue: Catalogue, *, scheme: str
     counts = {i: int(np.sum(states == k)) for k, i in enumerate(catalogue.ids)}
     details = {
         "scheme_used": scheme,
+        "follow_cost": follow_cost,
         "scheme": chosen.tolist(),
         "empirical_game": emp.to_dict(),
         "plugin": lp.to_dict(emp.game),

@@ -106,7 +106,8 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
         questions = {p.id: question(p) for p in train}
         game_path = ctx.train_dir / "game.json"
         game = (load_game(json.loads(game_path.read_text())) if game_path.exists()
-                else solve_game(rows, catalogue, scheme=config.scheme, seed=config.seed, path=game_path))
+                else solve_game(rows, catalogue, scheme=config.scheme, seed=config.seed, path=game_path,
+                                follow_cost=config.follow_cost))
         state_model = fit_advisor_state(ctx, rows, questions)
         writer = train_advisor(train_ctx, rows, questions)
         advisor = Advisor(ctx, state_model, game, writer)
