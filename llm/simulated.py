@@ -326,8 +326,8 @@ def _table_spec(table: Mapping[str, tuple[float, Mapping[str, float]]], what: st
 #: pays on its own; on ``sharing`` every hint hurts.
 COMMITMENT_SUCCESS: Mapping[str, tuple[float, Mapping[str, float]]] = MappingProxyType({
     **{g: (0.30, {"estimate_check": 0.95}) for g in ("harvest", "production", "savings")},
-    "discount": (0.35, {"fractions_percents": 0.85}),
-    "fraction": (0.35, {"fractions_percents": 0.85}),
+    "discount": (0.35, {"fractions_percents": 0.95}),
+    "fraction": (0.35, {"fractions_percents": 0.95}),
     **{g: (0.75, {"write_equation": 0.95, "estimate_check": 0.93}) for g in ("ages", "distance", "reading", "shopping")},
     "sharing": (0.70, {"break_into_steps": 0.63}),
 })
