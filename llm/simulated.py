@@ -328,7 +328,8 @@ COMMITMENT_SUCCESS: Mapping[str, tuple[float, Mapping[str, float]]] = MappingPro
     **{g: (0.30, {"estimate_check": 0.95}) for g in ("harvest", "production", "savings")},
     "discount": (0.35, {"fractions_percents": 0.95}),
     "fraction": (0.35, {"fractions_percents": 0.95}),
-    **{g: (0.75, {"write_equation": 0.95, "estimate_check": 0.93}) for g in ("ages", "distance", "reading", "shopping")},
+    **{g: (0.75, {"write_equation": 0.95, "estimate_check": 0.93})
+       for g in ("ages", "distance", "reading", "shopping")},
     "sharing": (0.70, {"break_into_steps": 0.63}),
 })
 #: The cost ``c`` of acting on a hint in :func:`commitment_spec`: above every gain ``v(g, a) - v(g, none)`` on the four
@@ -341,8 +342,8 @@ def commitment_spec(*, follow_cost: float = COMMITMENT_COST, obedience: float = 
     """A Receiver for which the committed scheme beats full disclosure: :data:`COMMITMENT_SUCCESS`, cost ``c``.
 
     Revealing the helpful item leaves the four templates it mostly solves anyway without help (their gains are below
-    ``c``); the LP's scheme recommends "check with estimation" there too, pooled with ``harvest`` and ``production``, and
-    is obeyed (:func:`committed_value`; the numbers are in docs/method.md).
+    ``c``); the LP's scheme recommends "check with estimation" there too, pooled with ``harvest``, ``production``
+    and ``savings``, and is obeyed (:func:`committed_value`; the numbers are in docs/method.md).
     """
     return _table_spec(COMMITMENT_SUCCESS, "commitment", obedience=obedience, seed=seed, catalogue=catalogue,
                        name="simulated-commitment", follow_cost=follow_cost)
@@ -701,8 +702,8 @@ def committed_value(
 
     (ties within :data:`OBEY_TOL` go to the Advisor; an off-path hint, ``P(sigma) = 0``, is read at the prior). An
     Advisor that estimates the state (the pipeline's state model) sends from ``omega_hat`` with
-    ``Q(omega_hat | g)`` (``estimate``) instead of ``s(g)``: ``pi(sigma | s(g))`` becomes ``sum_s Q(s | g) pi(sigma | s)``
-    in ``V`` while the Receiver, who knows only the commitment, still reads ``sigma`` with ``s``. The
+    ``Q(omega_hat | g)`` (``estimate``) instead of ``s(g)``: ``pi(sigma | s(g))`` becomes
+    ``sum_s Q(s | g) pi(sigma | s)`` in ``V`` while the Receiver, who knows only the commitment, still reads ``sigma`` with ``s``. The
     Receiver's choice is binary, the hint or nothing: it cannot act on an item whose information it was not given.
     So an obedient scheme of :func:`persuasion_game` (obedient against every item, ``none`` included) has
     ``V(pi) = sum_s mu0(s) sum_a pi(a | s) u_S(s, a)``, its LP value.

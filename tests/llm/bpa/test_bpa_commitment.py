@@ -28,7 +28,8 @@ SAMPLES = 8
 def costly(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("cost")
     SPEC.to_json(tmp / "spec.json")
-    cfg = BPAConfig(task="synthetic", catalogue="math", advisor="template", receivers=(f"simulated:{tmp / 'spec.json'}",),
+    cfg = BPAConfig(task="synthetic", catalogue="math", advisor="template",
+                    receivers=(f"simulated:{tmp / 'spec.json'}",),
                     train_limit=40, limit=60, conditions=("baseline", "signal"), chunk=60, batch_size=64,
                     scheme="plugin", follow_cost=SPEC.follow_cost, samples=SAMPLES)
     result = run(cfg, tmp / "run", log=lambda _: None)
