@@ -23,6 +23,9 @@ Receiver utility, ``receiver=``:
   response to a belief is the belief's mode: it is consistent with acting on ``argmax mu_x^g``.
 * ``"success"``: ``u_R = u_S``. A Receiver that cares about correctness exactly as the Advisor does (aligned
   interests; full disclosure is then optimal).
+* ``"success"`` with ``follow_cost = c > 0``: ``u_R(omega, a) = u_S(omega, a) - c 1[a != none]``. The Receiver pays
+  ``c`` to act on a hint, so it ignores a hint whose expected gain is below ``c`` and the Advisor gains by pooling
+  states (docs/method.md, "A game where commitment matters").
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
-from llm.catalogue import Catalogue
+from llm.catalogue import NONE_ID, Catalogue
 from persuasion.errors import GameError
 from persuasion.game import Game
 
@@ -153,6 +156,11 @@ def _outcome(record: Record, k: int, catalogue: Catalogue) -> tuple[str, int, in
     return str(rec.problem_id), ids.index(rec.item), ids.index(rec.action), score
 
 
+def _none_index(catalogue: Catalogue) -> int:
+    """The index of ``none`` (-1 when the catalogue has none: then no action is free)."""
+    return catalogue.index(NONE_ID) if NONE_ID in catalogue.ids else -1
+
+
 def estimate_game(
     records: Sequence[Record],
     catalogue: Catalogue,
@@ -161,6 +169,7 @@ def estimate_game(
     prior: str | Sequence[float] | np.ndarray = "empirical",
     receiver: str = "match",
     name: str | None = None,
+    follow_cost: float = 0.0,
 ) -> EmpiricalGame:
     """Estimates the persuasion game over the catalogue's items from Receiver outcomes (definitions in the module doc).
 
@@ -169,8 +178,10 @@ def estimate_game(
         catalogue: the ``m`` items; states and actions are both indexed by it.
         alpha: smoothing pseudo-count, ``> 0`` (1 is Laplace).
         prior: ``"empirical"`` (smoothed state frequencies), ``"uniform"``, or a vector ``mu0`` of shape ``(m,)``.
-        receiver: ``"match"`` (``u_R = identity``) or ``"success"`` (``u_R = u_S``).
+        receiver: ``"match"`` (``u_R = identity``) or ``"success"`` (``u_R = u_S - c 1[a != none]``).
         name: the game's name (default ``"<task> (empirical)"``).
+        follow_cost: ``c`` in ``[0, 1]``, the Receiver's cost of acting on a hint (``"success"`` only; the catalogue
+            needs a ``none`` item when ``c > 0``).
 
     Returns:
         The :class:`EmpiricalGame`; ``persuasion.solve(result.game)`` gives the optimal scheme.
@@ -188,6 +199,10 @@ def estimate_game(
         raise GameError(f"alpha must be a positive finite number, got {alpha!r}")
     if receiver not in RECEIVER_UTILITIES:
         raise GameError(f"receiver must be one of {', '.join(RECEIVER_UTILITIES)}, got {receiver!r}")
+    if isinstance(follow_cost, bool) or not isinstance(follow_cost, (int, float)) or not 0 <= follow_cost <= 1:
+        raise GameError(f"follow_cost must be a number in [0, 1], got {follow_cost!r}")
+    if follow_cost > 0 and (receiver != "success" or NONE_ID not in catalogue.ids):
+        raise GameError("follow_cost > 0 needs receiver='success' and a catalogue with the 'none' item")
     if isinstance(records, (str, bytes, Mapping)) or not hasattr(records, "__iter__"):
         raise GameError(f"records must be a sequence of Outcome or dict, got {type(records).__name__}")
     records = list(records)
@@ -217,7 +232,7 @@ def estimate_game(
         source = prior
     else:
         mu0, prior_se, source = prior, np.zeros(m), "given"
-    u_r = np.eye(m) if receiver == "match" else u_s
+    u_r = np.eye(m) if receiver == "match" else u_s - float(follow_cost) * (np.arange(m) != _none_index(catalogue))
     game = Game(
         mu0,
         u_s,

@@ -12,6 +12,10 @@ The Receiver answers the synthetic task's problems (:mod:`llm.tasks.synthetic`),
   ``s z(x, t)``, ``z`` uniform on ``[-1, 1]`` and fixed per (spec seed, question, prompt text). This is what a real
   Receiver does under any change of its prompt (a content-free hint included): a per-problem perturbation that no
   feature of the question predicts. With ``s = 0`` the Receiver is the group model below exactly.
+* ``follow_cost`` ``c``: once the Advisor has published (committed to) its scheme
+  (:meth:`SimulatedReceiver.committed_to`), the Receiver acts on a hint only when its posterior expected gain is
+  at least ``c``, and otherwise answers as with no information; :func:`committed_value` is the exact value of any
+  scheme against it. Before a commitment it acts on every hint as above.
 
 So (with ``s = 0``) the success probability of a prompt carrying item ``a`` on a problem of group ``g`` is
 
@@ -93,6 +97,8 @@ class SimulatedSpec:
         catalogue: built-in catalogue name or path (its items plus ``"none"`` are the items).
         name: the model name the Receiver reports.
         hint_noise: ``s``, the half-width of the per-(problem, prompt) perturbation of the success probability.
+        follow_cost: ``c``, what acting on a hint costs the Receiver once a scheme is committed to it
+            (:meth:`SimulatedReceiver.committed_to`, :func:`committed_value`); without a commitment it is unused.
 
     Raises:
         SimulatedSpecError: a missing or unknown item or group, a value outside ``[0, 1]``, a prior that does not
@@ -106,6 +112,7 @@ class SimulatedSpec:
     catalogue: str = "math"
     name: str = "simulated"
     hint_noise: float = 0.0
+    follow_cost: float = 0.0
     _cat: Catalogue = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -137,6 +144,7 @@ class SimulatedSpec:
         object.__setattr__(self, "prior", MappingProxyType(prior))
         object.__setattr__(self, "obedience", _probability(self.obedience, "obedience"))
         object.__setattr__(self, "hint_noise", _probability(self.hint_noise, "hint_noise"))
+        object.__setattr__(self, "follow_cost", _probability(self.follow_cost, "follow_cost"))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise SimulatedSpecError(f"simulated spec seed must be an int, got {self.seed!r}")
         if not isinstance(self.name, str) or not self.name:
@@ -233,16 +241,16 @@ class SimulatedSpec:
         """A JSON-ready dict that :meth:`from_dict` reads back."""
         return {
             "name": self.name, "catalogue": self.catalogue, "obedience": self.obedience, "seed": self.seed,
-            "hint_noise": self.hint_noise, "prior": dict(self.prior),
+            "hint_noise": self.hint_noise, "follow_cost": self.follow_cost, "prior": dict(self.prior),
             "success": {g: dict(r) for g, r in self.success.items()},
         }
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "simulated spec") -> SimulatedSpec:
-        """Reads :meth:`to_dict`'s format; unknown keys are an error."""
+        """Reads :meth:`to_dict`'s format (``follow_cost`` may be absent: 0); unknown keys are an error."""
         if not isinstance(data, Mapping):
             raise SimulatedSpecError(f"{where} must be a JSON object, got {type(data).__name__}")
-        keys = {"name", "catalogue", "obedience", "seed", "prior", "success", "hint_noise"}
+        keys = {"name", "catalogue", "obedience", "seed", "prior", "success", "hint_noise", "follow_cost"}
         unknown = sorted(set(data) - keys)
         if unknown or "success" not in data or "prior" not in data:
             raise SimulatedSpecError(
@@ -302,18 +310,54 @@ def default_spec(*, obedience: float = 0.9, seed: int = 0, catalogue: str = "mat
     Items of the catalogue that :data:`DEFAULT_SUCCESS` does not list get ``p(g, none) - DISTRACTION``, so a catalogue
     with more items still gives a valid spec (the table's items must exist in it).
     """
-    cat = load_catalogue(catalogue).with_none()
-    ids = cat.ids
+    return _table_spec(DEFAULT_SUCCESS, "default", obedience=obedience, seed=seed, catalogue=catalogue)
+
+
+def _table_spec(table: Mapping[str, tuple[float, Mapping[str, float]]], what: str, **kwargs: Any) -> SimulatedSpec:
+    """A spec from ``group -> (p(g, none), {item: p(g, item)})`` (unlisted items: ``p(g, none) - DISTRACTION``) and
+    :data:`DEFAULT_PRIOR`; ``kwargs`` are the other :class:`SimulatedSpec` fields."""
+    catalogue = kwargs.get("catalogue", "math")
+    ids = load_catalogue(catalogue).with_none().ids
     success: dict[str, dict[str, float]] = {}
-    for group, (p_none, special) in DEFAULT_SUCCESS.items():
+    for group, (p_none, special) in table.items():
         unknown = sorted(set(special) - set(ids))
         if unknown:
-            raise SimulatedSpecError(f"the default spec needs items {unknown}, missing from catalogue {catalogue!r}")
+            raise SimulatedSpecError(f"the {what} spec needs items {unknown}, missing from catalogue {catalogue!r}")
         success[group] = {i: special.get(i, p_none if i == NONE_ID else round(p_none - DISTRACTION, 6)) for i in ids}
     rest = [i for i in ids if i not in DEFAULT_PRIOR]
     left = 1.0 - sum(DEFAULT_PRIOR[i] for i in ids if i in DEFAULT_PRIOR)
     prior = {i: DEFAULT_PRIOR.get(i, left / len(rest)) for i in ids}
-    return SimulatedSpec(success, prior, obedience=obedience, seed=seed, catalogue=catalogue)
+    return SimulatedSpec(success, prior, **kwargs)
+
+
+#: The game where commitment matters (docs/method.md, "A game where commitment matters"): on ``harvest``,
+#: ``production`` and ``savings`` the Receiver fails without help and "check with estimation" catches its slips; on
+#: four templates it mostly succeeds anyway, and "write an equation" (or "check with estimation", nearly as good)
+#: adds less than the cost of acting on a hint; on ``discount`` and ``fraction`` "convert fractions and percents"
+#: pays on its own; on ``sharing`` every hint hurts.
+COMMITMENT_SUCCESS: Mapping[str, tuple[float, Mapping[str, float]]] = MappingProxyType({
+    **{g: (0.30, {"estimate_check": 0.95}) for g in ("harvest", "production", "savings")},
+    "discount": (0.35, {"fractions_percents": 0.95}),
+    "fraction": (0.35, {"fractions_percents": 0.95}),
+    **{g: (0.75, {"write_equation": 0.95, "estimate_check": 0.93})
+       for g in ("ages", "distance", "reading", "shopping")},
+    "sharing": (0.70, {"break_into_steps": 0.63}),
+})
+#: The cost ``c`` of acting on a hint in :func:`commitment_spec`: above every gain ``v(g, a) - v(g, none)`` on the four
+#: templates the Receiver mostly solves anyway, below the pooled gain of "check with estimation".
+COMMITMENT_COST = 0.3
+
+
+def commitment_spec(*, follow_cost: float = COMMITMENT_COST, obedience: float = 0.9, seed: int = 0,
+                    catalogue: str = "math") -> SimulatedSpec:
+    """A Receiver for which the committed scheme beats full disclosure: :data:`COMMITMENT_SUCCESS`, cost ``c``.
+
+    Revealing the helpful item leaves the four templates it mostly solves anyway without help (their gains are below
+    ``c``); the LP's scheme recommends "check with estimation" there too, pooled with ``harvest``, ``production``
+    and ``savings``, and is obeyed (:func:`committed_value`; the numbers are in docs/method.md).
+    """
+    return _table_spec(COMMITMENT_SUCCESS, "commitment", obedience=obedience, seed=seed, catalogue=catalogue,
+                       name="simulated-commitment", follow_cost=follow_cost)
 
 
 def unlearnable_spec(*, harm: float = 0.10, hint_noise: float = 0.35, seed: int = 0,
@@ -426,6 +470,47 @@ class SimulatedReceiver:
                     patterns.append((_norm(text), item.id))
         self._patterns = [(re.compile(r"(?<!\w)" + re.escape(t) + r"(?!\w)"), t, i) for t, i in patterns]
         self._names = {_norm(item.name): item.id for item in cat.items}
+        self._obey: tuple[bool, ...] | None = None  # per item: a hint acted on (None: no scheme committed, all are)
+
+    # --- commitment -------------------------------------------------------------------------------------------
+    def committed_to(self, scheme: Any, states: Sequence[str], items: Sequence[str] | None = None,
+                     group_weights: Mapping[str, float] | None = None) -> SimulatedReceiver:
+        """This Receiver after the Advisor has published its scheme: it acts on a hint only if it pays ``c``.
+
+        The publication is the commitment (Kamenica and Gentzkow's Sender commits before seeing the state): the
+        Receiver reads ``scheme`` (rows ``states``, columns ``items``), maps each group to the state the Advisor
+        observes (:func:`group_states`) and, for each item, decides once whether a hint for it is worth
+        ``spec.follow_cost`` (:func:`committed_value`'s ``obeyed``). Every hint it reads afterwards, from any
+        condition, is judged so; an ignored hint is answered, and believed, as no information (the same draws as
+        the baseline). Without a commitment it acts on every hint (obedience ``rho``), as when feedback is
+        collected.
+
+        Args:
+            scheme: ``pi[s, sigma]``, shape ``(S, m)``.
+            states: the item id of each row.
+            items: the item id of each column (default: :attr:`SimulatedSpec.items`, which it must equal).
+            group_weights: the Receiver's prior over groups (uniform when ``None``: the synthetic generator's).
+
+        Returns:
+            A new Receiver (this one is unchanged).
+        """
+        if items is not None and tuple(items) != self.spec.items:
+            raise SimulatedSpecError(f"the committed scheme's signals {list(items)} are not the Receiver's items "
+                                     f"{list(self.spec.items)}")
+        out = SimulatedReceiver(self.spec, name=self.name)
+        result = committed_value(self.spec, scheme, group_states(self.spec, states), group_weights)
+        out._obey = tuple(bool(b) for b in result.obeyed)
+        return out
+
+    @property
+    def obeyed(self) -> dict[str, bool] | None:
+        """Whether a hint for each item is acted on (``None`` before a commitment: every hint is)."""
+        return None if self._obey is None else dict(zip(self.spec.items, self._obey))
+
+    def _uses(self, item: str) -> str:
+        """The information the Receiver uses when the prompt carries ``item``'s: ``item``, or ``none`` if ignored."""
+        k = self.spec.items.index(item)
+        return item if self._obey is None or self._obey[k] else NONE_ID
 
     # --- reading a prompt -------------------------------------------------------------------------------------
     def read(self, prompt: Prompt) -> Reading:
@@ -492,7 +577,7 @@ class SimulatedReceiver:
                       if self.spec.hint_noise else 0.0)
             acted, correct = respond(
                 self._table, self.spec.obedience, self.spec.none_index, self.spec.group_index(problem.group),
-                self.spec.items.index(item), uniform(*key, "obey"), uniform(*key, "correct"), offset,
+                self.spec.items.index(self._uses(item)), uniform(*key, "obey"), uniform(*key, "correct"), offset,
             )
             out.append((Decision(problem.id, problem.group, item, self.spec.items[int(acted)], bool(correct)), problem))
         return out
@@ -542,7 +627,7 @@ class SimulatedReceiver:
                 )
             item = self.read(prompt).item
             if item not in beliefs:
-                beliefs[item] = self.spec.belief(item)
+                beliefs[item] = self.spec.belief(None if item is None or self._uses(item) != item else item)
             mass = beliefs[item][self.spec.items.index(self._names[label])]
             out[k] = math.log(mass) if mass > 0 else -math.inf
         return out
@@ -604,3 +689,129 @@ def persuasion_game(
     game = Game(prior, u_s, u_s - cost, state_names=states, action_names=spec.items,
                 name=f"{spec.name}-c{follow_cost:g}", normalize=True)
     return SimulatedGame(game, states, group_state)
+
+
+# --- a Receiver that knows the committed scheme: the exact value of any scheme --------------------------------------
+
+#: Obedience ties: a posterior expected gain within ``OBEY_TOL`` of ``c`` counts as ``c`` and the hint is acted on (the
+#: Advisor's favour, as in the LP's weak obedience rows; above the LP's feasibility tolerance, so the binding rows of
+#: a :func:`persuasion.solve` scheme are obeyed).
+OBEY_TOL = 1e-7
+
+
+class CommittedValue(NamedTuple):
+    """The exact outcome of a committed scheme against the simulated Receiver (:func:`committed_value`).
+
+    Signals are the items (:attr:`SimulatedSpec.items` order): signal ``sigma`` is a hint for item ``sigma``.
+    """
+
+    value: float  # V(pi): the expected success rate
+    obeyed: np.ndarray  # shape=(m,), bool: whether a hint for sigma is acted on ("none": True, there is none)
+    signal_prob: np.ndarray  # shape=(m,): P(sigma)
+    gain: np.ndarray  # shape=(m,): E[v(g, sigma) - v(g, none) | sigma] (under the prior where P(sigma) = 0)
+
+
+def committed_value(
+    spec: SimulatedSpec,
+    scheme: Any,
+    group_state: Any,
+    group_weights: Mapping[str, float] | None = None,
+    follow_cost: float | None = None,
+    estimate: Any = None,
+) -> CommittedValue:
+    """The exact success rate of a committed scheme against a Receiver that knows it and pays ``c`` to act on a hint.
+
+    The Advisor observes the state ``s(g)`` of a problem of group ``g`` and sends ``sigma ~ pi(. | s(g))``. The
+    Receiver knows ``pi``, the group weights ``w`` and the map ``s``; after a hint for item ``sigma`` it forms the
+    posterior over groups and acts on the hint only if the expected gain pays the cost, otherwise it answers as with
+    no information (``Delta(g, a) = v(g, a) - v(g, none)``, :meth:`SimulatedSpec.value_table`):
+
+    .. math::
+
+        P(\\sigma) = \\sum_g w_g \\pi(\\sigma \\mid s(g)), \\qquad
+        \\bar\\Delta(\\sigma) = \\frac{\\sum_g w_g \\pi(\\sigma \\mid s(g)) \\Delta(g, \\sigma)}{P(\\sigma)}, \\qquad
+        \\text{obey}(\\sigma) = 1[\\bar\\Delta(\\sigma) \\ge c],
+
+        V(\\pi) = \\sum_g w_g \\sum_\\sigma \\pi(\\sigma \\mid s(g))
+                  \\big(v(g, \\text{none}) + \\text{obey}(\\sigma)\\, \\Delta(g, \\sigma)\\big)
+
+    (ties within :data:`OBEY_TOL` go to the Advisor; an off-path hint, ``P(sigma) = 0``, is read at the prior). An
+    Advisor that estimates the state (the pipeline's state model) sends from ``omega_hat`` with
+    ``Q(omega_hat | g)`` (``estimate``) instead of ``s(g)``: ``pi(sigma | s(g))`` becomes
+    ``sum_s Q(s | g) pi(sigma | s)`` in ``V`` while the Receiver, who knows only the commitment, still reads ``sigma`` with ``s``. The
+    Receiver's choice is binary, the hint or nothing: it cannot act on an item whose information it was not given.
+    So an obedient scheme of :func:`persuasion_game` (obedient against every item, ``none`` included) has
+    ``V(pi) = sum_s mu0(s) sum_a pi(a | s) u_S(s, a)``, its LP value.
+
+    Args:
+        spec: the Receiver.
+        scheme: ``pi[s, sigma]``, shape ``(S, m)``, rows on the simplex; columns in :attr:`SimulatedSpec.items` order.
+        group_state: ``s(g)``, shape ``(G,)``, ints in ``[0, S)`` (groups in :attr:`SimulatedSpec.groups` order; ``-1``
+            only for groups of weight 0), e.g. :attr:`SimulatedGame.group_state` or :func:`group_states`.
+        group_weights: ``w`` (uniform when ``None``; normalised).
+        follow_cost: ``c`` (default ``spec.follow_cost``), in ``[0, 1]``.
+        estimate: ``Q[g, s]``, shape ``(G, S)``, rows on the simplex: the states the Advisor actually sends from
+            (default: ``s(g)`` exactly).
+
+    Returns:
+        :class:`CommittedValue`: ``V(pi)``, and per signal whether it is obeyed, ``P(sigma)`` and the posterior gain.
+
+    Raises:
+        SimulatedSpecError: a scheme of the wrong shape or not row-stochastic, a bad map, estimate or cost (one
+            line).
+
+    Example:
+        >>> spec = commitment_spec()
+        >>> sim = persuasion_game(spec, follow_cost=spec.follow_cost)
+        >>> import persuasion
+        >>> lp = persuasion.solve(sim.game)
+        >>> abs(committed_value(spec, lp.scheme, sim.group_state).value - lp.value) < 1e-9
+        True
+    """
+    c = spec.follow_cost if follow_cost is None else follow_cost
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0.0 <= float(c) <= 1.0:
+        raise SimulatedSpecError(f"follow_cost must be in [0, 1], got {c!r}")
+    m, G = len(spec.items), len(spec.groups)
+    try:
+        pi = np.asarray(scheme, dtype=float)
+        s = np.asarray(group_state)
+    except (TypeError, ValueError):
+        raise SimulatedSpecError("scheme and group_state must be numeric arrays") from None
+    if pi.ndim != 2 or pi.shape[1] != m or pi.shape[0] < 1:
+        raise SimulatedSpecError(f"scheme must have shape (states, {m}) (one column per item), got {pi.shape}")
+    if not np.all(np.isfinite(pi)) or np.any(pi < -1e-12) or not np.allclose(pi.sum(axis=1), 1.0, atol=1e-6):
+        raise SimulatedSpecError("scheme rows must be probability distributions (non-negative, summing to 1)")
+    w = spec.group_weight_vector(group_weights)
+    if s.shape != (G,) or not np.issubdtype(s.dtype, np.integer):
+        raise SimulatedSpecError(f"group_state must be {G} ints (one state per group), got shape {s.shape}")
+    if np.any(s >= pi.shape[0]) or np.any((s < 0) & (w > 0)) or np.any(s < -1):
+        raise SimulatedSpecError(f"group_state must be in [0, {pi.shape[0]}) for every group of positive weight")
+    v = spec.value_table()
+    delta = v - v[:, [spec.none_index]]  # Delta(g, sigma)
+    joint = w[:, None] * np.clip(pi, 0.0, None)[np.maximum(s, 0)]  # w_g pi(sigma | s(g)), shape (G, m)
+    prob = joint.sum(axis=0)
+    on_path = prob > 0
+    gain = np.where(on_path, (joint * delta).sum(axis=0) / np.where(on_path, prob, 1.0), w @ delta)
+    obeyed = gain >= float(c) - OBEY_TOL
+    obeyed[spec.none_index] = True
+    sent = joint
+    if estimate is not None:
+        q = np.asarray(estimate, dtype=float)
+        if q.shape != (G, pi.shape[0]) or np.any(~np.isfinite(q)) or np.any(q < 0) or not np.allclose(q.sum(1), 1.0):
+            raise SimulatedSpecError(f"estimate must be {G} rows on the simplex over {pi.shape[0]} states")
+        sent = w[:, None] * (q @ np.clip(pi, 0.0, None))
+    value = float((sent * (v[:, [spec.none_index]] + obeyed * delta)).sum())
+    return CommittedValue(value, obeyed, prob, gain)
+
+
+def group_states(spec: SimulatedSpec, states: Sequence[str]) -> np.ndarray:
+    """``s(g)``: the row of ``states`` (item ids naming a scheme's rows) holding each group's helpful item ``a*(g)``.
+
+    This is what the Advisor of the pipeline observes (``llm.bpa.game``: the item with the largest gain), so it is
+    how the Receiver reads a scheme over those states. Raises a one-line error if some ``a*(g)`` is not a state.
+    """
+    names = list(states)
+    missing = sorted({spec.best_item(g) for g in spec.groups} - set(names))
+    if missing:
+        raise SimulatedSpecError(f"the committed scheme has no state for the helpful item(s) {missing}")
+    return np.array([names.index(spec.best_item(g)) for g in spec.groups], dtype=int)

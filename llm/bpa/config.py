@@ -64,6 +64,9 @@ class BPAConfig:
         folds: folds of the cross-fitting over training problems.
         preregister: a Markdown file: written with the trained design and the Advisor's hash before any test
             problem is answered (the run then stops); if it exists, the run checks the hash and evaluates.
+        follow_cost: c, the Receiver's cost of acting on a hint (0: the game where it wants the helpful item, full
+            disclosure optimal; c > 0: the game where commitment matters, u_R = success - c for acting on a hint,
+            and the scheme is published to every Receiver that accepts a commitment before evaluation).
         max_new_tokens: the Receiver's answer budget (default: the task's).
         signal_tokens: the Advisor's signal budget.
         chat: auto (chat template if the model has one), yes or no.
@@ -107,6 +110,7 @@ class BPAConfig:
     confidence: float = 0.95
     folds: int = 5
     preregister: str | None = None
+    follow_cost: float = 0.0
     max_new_tokens: int | None = None
     signal_tokens: int = 48
     chat: str = "auto"
@@ -159,6 +163,8 @@ class BPAConfig:
             raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        if not (math.isfinite(self.follow_cost) and 0.0 <= self.follow_cost <= 1.0):
+            raise ValueError(f"follow_cost must be in [0, 1], got {self.follow_cost}")
         from llm.bpa.state import parse_features
 
         for candidate in self.feature_candidates:

@@ -17,8 +17,9 @@ state estimate ``omega_hat(x)`` (its state model) and its signal ``sigma ~ pi(. 
   when silence did) or :data:`UNSOLVED`;
 
 and the decoupled methods of :mod:`llm.methods` (``aligner``, ``aligner-squad``, ``linear-alignment``).
-Obedience is measured, not assumed: ``acted_item`` is the mode of ``mu_x^g``. Every draw is a function of
-``(seed, condition, problem)`` only (common random numbers across Receivers), answers are greedy (or sampled at
+Obedience is measured, not assumed: ``acted_item`` is the mode of ``mu_x^g``. In the cost game
+(``follow_cost > 0``) the scheme is first published to the Receivers that accept a commitment (:func:`commit`).
+Every draw is a function of ``(seed, condition, problem)`` only (common random numbers across Receivers), answers are greedy (or sampled at
 ``eval_temperature`` with the run's seed, one answer per prompt: ``docs/method.md`` "Feedback at scale"), and a prompt
 that two conditions share (``prior`` drawing ``none`` is the baseline) is answered once.
 """
@@ -100,6 +101,23 @@ def _draw(seed: int, cond: str, pid: str, p: np.ndarray) -> int:
     return int(rng(seed, cond, pid).choice(len(p), p=p / p.sum()))
 
 
+def commit(ctx: Context, receiver: Any, advisor: Advisor | None) -> Any:
+    """The Receiver once the Advisor has published its scheme, in the cost game (``follow_cost > 0``) only.
+
+    Commitment is public in persuasion: the Receiver knows ``pi(sigma | omega)`` before it reads a signal. A Receiver
+    that can take the scheme (``committed_to(scheme, states, items)``, e.g. :class:`llm.simulated.SimulatedReceiver`)
+    gets it here; any other Receiver, and every Receiver when ``follow_cost = 0``, is returned unchanged.
+    """
+    if advisor is None or ctx.config.follow_cost <= 0 or not hasattr(receiver, "committed_to"):
+        return receiver
+    ids = ctx.catalogue.ids
+    out = receiver.committed_to(advisor.game.scheme, ids, ids)
+    ignored = [i for i, ok in (getattr(out, "obeyed", None) or {}).items() if not ok]
+    ctx.log(f"published the scheme to {getattr(receiver, 'name', 'the Receiver')}; it ignores hints for "
+            f"{', '.join(ignored) or 'no item'}")
+    return out
+
+
 def evaluate(ctx: Context, problems: Sequence[Any], advisor: Advisor | None, correctors: Any = None) -> ResultStore:
     """Phase 4: rows ``<problem>|<condition>|<receiver>`` (:class:`llm.rows.EvalRow`) for every Receiver and
     condition of the config, appended per chunk (resumable)."""
@@ -113,7 +131,7 @@ def evaluate(ctx: Context, problems: Sequence[Any], advisor: Advisor | None, cor
         todo = [p for p in problems if any(f"{p.id}|{c}|{spec}" not in store.done() for c in conds)]
         if not todo:
             continue
-        receiver = ctx.model(spec)
+        receiver = commit(ctx, ctx.model(spec), advisor)
         if any(c in conds for c in BELIEF_CONDITIONS) and not receiver.capabilities.token_logprobs:
             raise LMError(f"conditions {BELIEF_CONDITIONS} need the Receiver's token log-probabilities; "
                           f"{spec} gives none")

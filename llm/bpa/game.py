@@ -14,7 +14,11 @@ answers a cell, the largest raw gain is mostly the winner's curse). The state is
 model) and the Receiver does not. The empirical game (:func:`llm.empirical.estimate_game`) has the items as states
 and actions, prior ``mu0(omega)`` = smoothed state frequencies, sender utility ``u_S(omega, a)`` = smoothed mean of
 ``r(x, a)`` over the problems in state ``omega``, and Receiver utility ``u_R(omega, a) = 1[a = omega]`` (it wants
-to act on the information that helps). The Advisor's scheme ``pi(sigma | omega)`` is the robust online learner's
+to act on the information that helps; full disclosure is then optimal). With a follow cost ``c > 0``
+(``BPAConfig.follow_cost``) it is the cost game instead, ``u_R(omega, a) = u_S(omega, a) - c 1[a != none]``: the
+Receiver acts on a hint only when its expected gain pays ``c``, and the LP pools states so that a hint is acted on
+where its gain alone would not pay (docs/method.md, "A game where commitment matters"). The Advisor's scheme
+``pi(sigma | omega)`` is the robust online learner's
 (default, :func:`persuasion.online.robust_learner.learn_scheme`, obedient under prior uncertainty) or the plug-in
 LP's (``persuasion.solve`` on the estimate); both are recorded in ``game.json``.
 """
@@ -71,10 +75,17 @@ def problem_states(rates: ItemRates, catalogue: Catalogue, level: float = 0.95, 
     return credible_states(rates.successes, rates.samples, catalogue.index(NONE_ID), level, mean, sd)
 
 
-def helpful_game(rates: ItemRates, states: np.ndarray, catalogue: Catalogue, *, alpha: float = 1.0):
-    """The empirical game over the items (module doc); returns :class:`llm.empirical.EmpiricalGame`."""
+def helpful_game(rates: ItemRates, states: np.ndarray, catalogue: Catalogue, *, alpha: float = 1.0,
+                 follow_cost: float = 0.0):
+    """The empirical game over the items (module doc); returns :class:`llm.empirical.EmpiricalGame`.
+
+    ``follow_cost = 0``: ``u_R(omega, a) = 1[a = omega]``; ``c > 0``: ``u_R = u_S - c 1[a != none]`` (the cost game).
+    """
     records = [Outcome(pid, catalogue.ids[int(s)], a, float(rates.rates[i, k]))
                for i, (pid, s) in enumerate(zip(rates.problem_ids, states)) for k, a in enumerate(catalogue.ids)]
+    if follow_cost > 0:
+        return estimate_game(records, catalogue, alpha=alpha, receiver="success", follow_cost=follow_cost,
+                             name=f"{catalogue.task} (helpful item, cost {follow_cost:g})")
     return estimate_game(records, catalogue, alpha=alpha, receiver="match", name=f"{catalogue.task} (helpful item)")
 
 
@@ -96,8 +107,10 @@ class GameResult:
 
 
 def solve_game(rows: Sequence[FeedbackRow], catalogue: Catalogue, *, scheme: str = "robust", seed: int = 0,
-               level: float = 0.95, prior: Mapping[str, Any] | None = None, path: Any = None) -> GameResult:
-    """Phase 2: states, the empirical game, the plug-in LP and robust schemes, reference values.
+               level: float = 0.95, prior: Mapping[str, Any] | None = None, path: Any = None,
+               follow_cost: float = 0.0) -> GameResult:
+    """Phase 2: states, the empirical game (the cost game when ``follow_cost > 0``), the plug-in LP and robust
+    schemes, reference values.
 
     ``prior``: ``{"problem_ids", "mean", "sd"}``, the state model's out-of-fold predictions (``held_out.npz``): the
     gains are shrunk toward them (default: toward each item's main effect).
@@ -118,7 +131,7 @@ def solve_game(rows: Sequence[FeedbackRow], catalogue: Catalogue, *, scheme: str
         rows_ = [where[p] for p in rates.problem_ids]
         toward = (np.asarray(prior["mean"])[rows_], np.asarray(prior["sd"])[rows_])
     states = problem_states(rates, catalogue, level, toward)
-    emp = helpful_game(rates, states, catalogue)
+    emp = helpful_game(rates, states, catalogue, follow_cost=follow_cost)
     lp = persuasion.solve(emp.game)
     robust = learn_scheme(emp.game, seed=seed)
     chosen = np.asarray(robust["scheme"] if scheme == "robust" else lp.scheme, dtype=float)
@@ -126,6 +139,7 @@ def solve_game(rows: Sequence[FeedbackRow], catalogue: Catalogue, *, scheme: str
     counts = {i: int(np.sum(states == k)) for k, i in enumerate(catalogue.ids)}
     details = {
         "scheme_used": scheme,
+        "follow_cost": follow_cost,
         "scheme": chosen.tolist(),
         "empirical_game": emp.to_dict(),
         "plugin": lp.to_dict(emp.game),

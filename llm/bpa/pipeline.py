@@ -132,7 +132,7 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
             prior = {k: oof[k] for k in oof.files}
         game = (load_game(json.loads(game_path.read_text())) if game_path.exists()
                 else solve_game(rows, catalogue, scheme=config.scheme, seed=config.seed, level=config.confidence,
-                                prior=prior, path=game_path))
+                                prior=prior, path=game_path, follow_cost=config.follow_cost))
         writer = train_advisor(train_ctx, rows, questions)
         advisor = Advisor(ctx, state_model, game, writer)
         design = json.loads((ctx.train_dir / "design.json").read_text())
