@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 from llm.bpa.config import BPAConfig
 from llm.methods import CONDITIONS, METHODS, MethodsConfig, conditions_for, parse_methods
+from persuasion.usage import ArgumentParser, UsageError, fail, output_folder
 
 #: Defaults that depend on the task: the synthetic task is judged against the simulated Receiver, whose optimum
 #: is known (``llm.simulated``), with the model-free Advisor (template hints) so it needs no language model.
@@ -35,12 +36,6 @@ SMOKE = dict(limit=5, train_limit=5, samples=2, signal_candidates=1, max_new_tok
 SMOKE_TASK = {"gsm8k": "synthetic"}
 SMOKE_METHODS = dict(aligner_epochs=1, aligner_max_steps=2, aligner_lr=1e-3, aligner_warmup=True)
 _OWN = {"out", "method", "threads", "publish", "smoke"}
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit status 2
-        sys.stderr.write(f"error: {message}\n")
-        raise SystemExit(2)
 
 
 def field_help(cls: type) -> dict[str, str]:
@@ -84,7 +79,7 @@ def _add_fields(group: Any, cls: type, skip: set[str]) -> None:
 
 def build_parser(prog: str, doc: str, defaults: dict[str, Any]) -> argparse.ArgumentParser:
     """The experiment's parser: ``--out`` etc., then one option per config field."""
-    p = _Parser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=defaults.get("out", "runs/experiment"),
                    help="output folder (resumes if it exists; one run at a time)")
     p.add_argument("--receiver", action="append", dest="receivers", metavar="MODEL",
@@ -158,8 +153,11 @@ def config_from_args(args: argparse.Namespace, defaults: dict[str, Any]) -> BPAC
 
 
 def main(argv: Sequence[str] | None, prog: str, doc: str, defaults: dict[str, Any]) -> int:
-    args = build_parser(prog, doc, defaults).parse_args(argv)
-    out = Path(args.out)
+    try:
+        args = build_parser(prog, doc, defaults).parse_args(argv)
+        out = output_folder(args.out, "--out", create=False)  # created by the run, once the config is valid
+    except UsageError as exc:
+        return fail(exc)
     threads = args.threads or (1 if args.smoke else None)  # tiny models: extra threads only spin on a busy CPU
     if threads:
         import torch

@@ -29,22 +29,10 @@ import numpy as np
 from persuasion.errors import GameError, SolverError
 from persuasion.examples import EXAMPLES, example
 from persuasion.game import Game
+from persuasion.usage import EXIT_USAGE, ArgumentParser, UsageError, output_file
 
-#: Exit status for bad input (usage errors, unreadable or invalid games).
-EXIT_USAGE = 2
-#: Exit status when every LP backend failed.
+#: Exit status when every LP backend failed (bad input: :data:`persuasion.usage.EXIT_USAGE`, 2).
 EXIT_SOLVER = 1
-
-
-class UsageError(Exception):
-    """A command-line usage error (raised instead of argparse's print-usage-and-exit)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors become :class:`UsageError` (one line, no usage dump)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
 
 
 def _version() -> str:
@@ -60,7 +48,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``persuasion`` command."""
-    parser = _Parser(prog="persuasion", description="Finite Bayesian persuasion: solve, plot and export games.")
+    parser = ArgumentParser(prog="persuasion", description="Finite Bayesian persuasion: solve, plot and export games.")
     parser.add_argument("--version", action="version", version=f"persuasion {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     game_help = "a game JSON file, a built-in example name (see `persuasion example --list`) or inline JSON"
@@ -90,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_ex = sub.add_parser("example", help="write a built-in example game as JSON", description=(
         "Write a built-in example game as JSON (to stdout, or to -o PATH), or list the examples."))
     p_ex.add_argument("name", metavar="NAME", nargs="?", help="example name")
-    p_ex.add_argument("-o", "--output", metavar="PATH", help="write the JSON here instead of stdout")
+    p_ex.add_argument("-o", "--output", metavar="PATH", help="write the JSON here instead of stdout ('-': stdout)")
     p_ex.add_argument("--list", action="store_true", help="list the built-in examples")
     return parser
 
@@ -351,9 +339,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
                         "(use `persuasion solve GAME --signalling public|private`)")
     if game.m not in (2, 3):
         raise GameError(f"plot needs a game with 2 or 3 states, the game has {game.m}")
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        raise GameError(f"cannot write {out}: directory {out.parent} does not exist")
+    out = output_file(args.output, "-o")
     from persuasion.plot import plot_game
 
     plot_game(game, out)
@@ -374,13 +360,11 @@ def cmd_example(args: argparse.Namespace) -> int:
     if not args.name:
         raise UsageError("example needs a NAME (or --list)")
     game = example(args.name)
-    if args.output:
-        out = Path(args.output)
-        if not out.parent.is_dir():
-            raise GameError(f"cannot write {out}: directory {out.parent} does not exist")
+    if args.output and args.output != "-":
+        out = output_file(args.output, "-o")
         game.to_json(out)
         print(f"wrote {out}")
-    else:
+    else:  # no -o, or -o -: standard output
         sys.stdout.write(game.to_json())
     return 0
 
