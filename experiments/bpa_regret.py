@@ -415,7 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lowest = {"horizon": 1, "seeds": 1, "seed": 0, "chunk": 1}
     for f in ("horizon", "seeds", "seed", "follow_cost", "delta", "chunk"):
         kind = at_least(lowest[f]) if f in lowest else float
-        parser.add_argument("--" + f.replace("_", "-"), type=kind, help=f"override {f} (default {getattr(defaults, f)})")
+        parser.add_argument("--" + f.replace("_", "-"), type=kind,
+                            help=f"override {f} (default {getattr(defaults, f)})")
     parser.add_argument("--spec", help="simulated-Receiver spec JSON (default: llm.simulated.default_spec())")
     parser.add_argument("--learners", nargs="+", choices=LEARNERS, help="learners to run (default: all)")
     parser.add_argument("--no-plots", action="store_true", help="skip the figure")

@@ -11,8 +11,8 @@ client waits ``d * U(1/2, 1)`` seconds with ``d = min(backoff * 2**a, max_backof
 jitter, so clients that failed together do not retry together); a numeric ``Retry-After`` header replaces the
 delay (capped at ``max_backoff``). What waiting does not mend fails at once: no connection at all (refused: no
 server listens there; or a host name that does not resolve), other HTTP 4xx (404: no such model or path), and
-answers that show the server lacks a feature (no echo logprobs). A request that fails for good gives one line: what (request kind), where (URL), after how
-many attempts, and the last fault.
+answers that show the server lacks a feature (no echo logprobs). A request that fails for good gives one line:
+what (request kind), where (URL), after how many attempts, and the last fault.
 
 **Batches.** Every prompt of a batch is its own request, so a fault costs at most that prompt: when some prompts
 fail for good, ``generate`` and ``logprob`` wait for every request in flight and raise
@@ -213,7 +213,8 @@ class OpenAIModel:
             except httpx.TimeoutException:
                 fault, endpoint = f"no answer within {self.timeout:g} s (timeout)", True
             except httpx.ConnectError as exc:  # nobody listens there, or no such host: waiting will not help
-                raise RequestFailed(f"{where} failed: cannot connect ({connect_fault(exc)}; not retried)", True) from None
+                why = connect_fault(exc)
+                raise RequestFailed(f"{where} failed: cannot connect ({why}; not retried)", True) from None
             except httpx.TransportError as exc:  # dropped, reset, not HTTP at all
                 fault, endpoint = f"no valid HTTP answer ({type(exc).__name__}: {_one_line(str(exc))[:120]})", True
             else:

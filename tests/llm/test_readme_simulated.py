@@ -80,5 +80,6 @@ def test_readme_figures_are_what_a_fresh_run_gives(readme, tmp_path: Path) -> No
             fresh, (lo, hi) = 100 * summary[condition]["diff"], (100 * x for x in summary[condition]["diff_ci95"])
             stated = float(m["d"])
             # each figure lies within the other's 95% interval
-            assert lo <= stated <= hi, f"{out} {condition}: README {stated:+.1f}, fresh {fresh:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+            where = f"{out} {condition}: README {stated:+.1f}, fresh {fresh:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+            assert lo <= stated <= hi, where
             assert float(m["lo"]) <= fresh <= float(m["hi"]), f"{out} {condition}: fresh {fresh:+.1f}, README {cell}"

@@ -75,6 +75,7 @@ def test_layered_defaults():
 @pytest.mark.parametrize("argv, match", [
     (["--smoke", "--receiver", "x"], "--smoke builds its own"), (["--samples", "0"], "samples"),
     (["--task", "nope"], "unknown task"),
+    (["--task", "synthetic", "--limit", "-1"], "the whole split: --limit 0"),  # the flag's value, not Python's None
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, argv, match):
     assert main([*argv, "--out", str(tmp_path / "x")], "prog", "doc", DEFAULTS) == 2
