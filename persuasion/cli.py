@@ -244,6 +244,12 @@ def _profile_labels(game: Game, profiles: np.ndarray, sep: str = ", ", eq: str =
     return [sep.join(f"{t}{eq}{names[a]}" for t, a in zip(types, row)) for row in profiles]
 
 
+def _per_type(game: Game, result: Any) -> str:
+    """What a receiver value means with receiver types: the type prior's mean of each type's expected utility."""
+    values = ", ".join(f"{t} {_fmt(v)}" for t, v in zip(game.type_names, result.type_values))
+    return f" (mean over receiver types, weighted by the type prior: {values})"
+
+
 def _print_solution(game: Game, result: Any, signalling: str, top: int) -> None:
     """Prints the value, the scheme's support and the signals of a single-receiver, public or private solution."""
     from rich.console import Console
@@ -255,7 +261,8 @@ def _print_solution(game: Game, result: Any, signalling: str, top: int) -> None:
     kind = f", {game.K} receiver types, {signalling} signalling" if game.has_types else ""
     console.print(f"[bold]{title}[/bold]: {game.m} states, {game.n} actions{kind}")
     console.print(f"sender value     {_fmt(result.value)}")
-    console.print(f"receiver value   {_fmt(result.receiver_value)}" + (" (type-weighted)" if game.has_types else ""))
+    meaning = _per_type(game, result) if game.has_types else ""
+    console.print(f"receiver value   {_fmt(result.receiver_value)}{meaning}", soft_wrap=True)
     console.print(f"status           {result.status} ({getattr(result, 'solver', '?')})")
     if not game.has_types:
         console.print(_scheme_table(game, result.scheme, "scheme pi(action | state)", names, top, width))

@@ -168,6 +168,15 @@ def test_solve_normalize(capsys, tmp_path):
     assert json.loads(capsys.readouterr().out)["value"] == pytest.approx(0.6)
 
 
+def test_typed_receiver_value_says_what_it_is(capsys):
+    assert main(["solve", "two_judges"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # however the terminal wraps it
+    sol = solve_public(two_judges())
+    lenient, strict = (f"{v:.6g}" for v in sol.type_values)
+    assert (f"receiver value {sol.receiver_value:.6g} (mean over receiver types, weighted by the type prior: "
+            f"lenient {lenient}, strict {strict})") in out
+
+
 def test_solve_tables(capsys):
     assert main(["solve", "recommendation"]) == 0
     out = capsys.readouterr().out
