@@ -26,7 +26,6 @@ regret, summary; a rerun with the same configuration reuses them, so a killed ru
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import json
@@ -47,10 +46,18 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from llm.results import write_json_atomic  # noqa: E402
-from llm.simulated import FOLLOW_COST, SimulatedSpec, load_spec, persuasion_game, respond  # noqa: E402
+from llm.simulated import (  # noqa: E402
+    FOLLOW_COST,
+    SimulatedSpec,
+    SimulatedSpecError,
+    load_spec,
+    persuasion_game,
+    respond,
+)
 from llm.tasks.registry import SYNTHETIC_SEEDS, SYNTHETIC_SIZES  # noqa: E402
 from llm.tasks.synthetic import synthetic_arithmetic  # noqa: E402
 from persuasion.base import Algorithm, Feedback  # noqa: E402
+from persuasion.errors import GameError  # noqa: E402
 from persuasion.online import (  # noqa: E402
     Env,
     band,
@@ -66,6 +73,7 @@ from persuasion.online import (  # noqa: E402
     robust_learner,
     seed_bound,
 )
+from persuasion.usage import ArgumentParser, UsageError, at_least, fail, output_folder  # noqa: E402
 
 LEARNERS = ("robust", "plugin", "full_disclosure", "no_disclosure", "oracle")
 #: A committed scheme is "not persuasive" when the Receiver deviates with probability above this.
@@ -400,27 +408,38 @@ def plot(records: Sequence[dict[str, Any]], out: Path, cfg: Config) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--quick", action="store_true", help="4 seeds x 4000 rounds (seconds; for tests)")
     defaults = Config()
+    lowest = {"horizon": 1, "seeds": 1, "seed": 0, "chunk": 1}
     for f in ("horizon", "seeds", "seed", "follow_cost", "delta", "chunk"):
-        parser.add_argument("--" + f.replace("_", "-"), type=type(getattr(defaults, f)),
+        kind = at_least(lowest[f]) if f in lowest else float
+        parser.add_argument("--" + f.replace("_", "-"), type=kind,
                             help=f"override {f} (default {getattr(defaults, f)})")
     parser.add_argument("--spec", help="simulated-Receiver spec JSON (default: llm.simulated.default_spec())")
     parser.add_argument("--learners", nargs="+", choices=LEARNERS, help="learners to run (default: all)")
     parser.add_argument("--no-plots", action="store_true", help="skip the figure")
-    args = parser.parse_args(argv)
-    cfg = Config.quick() if args.quick else defaults
-    overrides = {f: getattr(args, f) for f in ("horizon", "seeds", "seed", "follow_cost", "delta", "chunk", "spec")}
-    if args.learners:
-        overrides["learners"] = tuple(args.learners)
-    cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-
-    out: Path = args.out
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    su = setup(cfg)
+    try:
+        args = parser.parse_args(argv)
+        cfg = Config.quick() if args.quick else defaults
+        overrides = {f: getattr(args, f) for f in ("horizon", "seeds", "seed", "follow_cost", "delta", "chunk", "spec")}
+        if args.learners:
+            overrides["learners"] = tuple(args.learners)
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+        if cfg.horizon % cfg.chunk:
+            raise UsageError(f"--horizon must be a multiple of --chunk ({cfg.chunk}), got {cfg.horizon}")
+        out = output_folder(args.out, "--out")
+        output_folder(out / "runs", "--out")
+        start = time.perf_counter()
+        try:
+            su = setup(cfg)
+        except (SimulatedSpecError, GameError) as exc:
+            if not cfg.spec:  # the default spec failing is a bug, not bad input
+                raise
+            raise UsageError(f"--spec {cfg.spec}: {exc}") from None
+    except UsageError as exc:
+        return fail(exc)
     game = game_record(su, cfg)
     write_json_atomic(out / "config.json", {"config": dataclasses.asdict(cfg), "game": game})
     records = []

@@ -7,15 +7,17 @@ and oracle as references (``llm/bpa/`` and ``docs/method.md``). ``--method`` put
 decoupled alignment methods side by side with persuasion on the same Receivers and problems: Aligner, Aligner
 squad with an inspector, Linear Alignment (``llm/methods/``, ``docs/methods.md``).
 
-    python experiments/llm_math.py --task synthetic --out runs/sim          # the simulated Receiver (known optimum)
-    python experiments/llm_math.py --smoke --out runs/smoke-math            # every method, tiny models, ~30 s
+    python experiments/llm_math.py --task synthetic --out runs/sim          # the simulated Receiver (known optimum), ~30 s
+    python experiments/llm_math.py --smoke --out runs/smoke-math            # every method, tiny models, ~25 s
     python experiments/llm_math.py --receiver gemma3-270m --receiver smollm2-135m --limit 50 --out runs/math
     python experiments/llm_math.py --method all --receiver smollm2-135m --limit 50 --train-limit 64 \\
         --threads 1 --out runs/math-methods --publish docs/results/math        # side-by-side table and plot
     python experiments/llm_math.py --advisor gpt2 --receiver http://localhost:8000/v1#Qwen/Qwen2.5-7B-Instruct \\
         --limit 0 --train-limit 512 --dpo --out runs/math-full                  # a GPU / an endpoint
 
-A killed run resumes where it stopped when called again with the same ``--out``.
+A killed run resumes where it stopped when called again with the same ``--out``. GSM8K and the other real tasks
+need ``--receiver`` (the bare command says so in one line instead of running a 135M model for many minutes).
+Times: measured on 2 shared CPU cores; each real-model run's wall time is on its ``docs/results/`` page.
 """
 
 import sys

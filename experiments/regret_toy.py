@@ -7,7 +7,7 @@ the full run).
 
 Usage::
 
-    python experiments/regret_toy.py --out results/regret_toy --quick   # < 2 minutes on 2 CPU cores
+    python experiments/regret_toy.py --out results/regret_toy --quick   # ~1 min on 2 CPU cores
     python experiments/regret_toy.py --out results/regret_toy           # 64 seeds x 1e5 rounds (~10-20 min)
 
 Writes (atomically; a rerun skips runs whose JSON exists with the same config, so a killed run resumes):
@@ -56,6 +56,7 @@ from persuasion.online.plugin import plugin_learner
 from persuasion.online.robust_learner import robust_learner
 from persuasion.online.schemes import scheme_family
 from persuasion.online.simulate import Trace, optimal_value, simulate
+from persuasion.usage import ArgumentParser, UsageError, at_least, fail, output_folder
 
 PRIOR_ALGORITHMS = ("robust", "plugin", "mirror_descent", "oracle", "full_disclosure", "no_disclosure")
 TYPE_ALGORITHMS = ("exp3", "etc", "oracle", "full_disclosure", "no_disclosure")
@@ -428,17 +429,44 @@ def summary_json(records: Sequence[dict[str, Any]], cfg: Config, fits: dict[str,
     return {"config": dataclasses.asdict(cfg), "algorithms": algorithms, "games": games, "scaling": fits}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def headline_table(summary: dict[str, Any]) -> str:
+    """The headline rows of ``summary.json`` as a Markdown table (printed at the end of a run)."""
+
+    def num(x: float | None, fmt: str) -> str:
+        return "–" if x is None else format(x, fmt)
+
+    rows = [
+        "| algorithm | game | regret R_T [95% CI] | log-log slope | violation rate | R_T / bound |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in summary["algorithms"].items():
+        lo, hi = s["final_regret_ci95"]
+        ratio = s.get("bound_ratio")
+        ratio = ratio if ratio is not None and math.isfinite(ratio) else None
+        rows.append(
+            f"| {name} | {s['game']} | {s['final_regret']:.1f} [{lo:.1f}, {hi:.1f}] | {num(s['slope'], '.2f')} "
+            f"| {s['violation_rate']:.4f} | {num(ratio, '.3f')} |"
+        )
+    return "\n".join(rows)
+
+
+def parse_config(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Config]:
+    """The command line and the configuration it asks for.
+
+    Raises:
+        UsageError: one line naming the flag that cannot be used.
+    """
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--quick", action="store_true", help="16 seeds x 2e4 rounds, finishes in < 2 minutes")
-    parser.add_argument("--seeds", type=int, help="override the number of seeds")
-    parser.add_argument("--horizon", type=int, help="override T (a multiple of the chunk, 100)")
-    parser.add_argument("--ms", type=int, nargs="+", help="override the random games' state counts")
-    parser.add_argument("--typed-ms", type=int, nargs="*", help="override the random typed games' state counts")
-    parser.add_argument("--seed", type=int, help="override the master seed")
-    parser.add_argument("--games-per-m", type=int, help="override the random games per state count")
-    parser.add_argument("--n-actions", type=int, help="override the random games' number of actions (3)")
+    parser.add_argument("--quick", action="store_true", help="16 seeds x 2e4 rounds (~1 min on 2 CPU cores)")
+    parser.add_argument("--seeds", type=at_least(1), help="override the number of seeds")
+    parser.add_argument("--horizon", type=at_least(1), help="override T (a multiple of the chunk, 100)")
+    parser.add_argument("--ms", type=at_least(1), nargs="+", help="override the random games' state counts")
+    parser.add_argument("--typed-ms", type=at_least(1), nargs="*",
+                        help="override the random typed games' state counts")
+    parser.add_argument("--seed", type=at_least(0), help="override the master seed")
+    parser.add_argument("--games-per-m", type=at_least(1), help="override the random games per state count")
+    parser.add_argument("--n-actions", type=at_least(2), help="override the random games' number of actions (3)")
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
@@ -455,8 +483,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     overrides = {k: v for k, v in given.items() if v is not None}
     cfg = dataclasses.replace(cfg, **overrides)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    if cfg.horizon % cfg.chunk:
+        raise UsageError(f"--horizon must be a multiple of {cfg.chunk} (the simulation's chunk), got {cfg.horizon}")
+    return args, cfg
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args, cfg = parse_config(argv)
+        out = output_folder(args.out, "--out")
+    except UsageError as exc:
+        return fail(exc)
     write_json(out / "config.json", dataclasses.asdict(cfg))
 
     from tqdm.auto import tqdm
@@ -490,6 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary["reused_runs"] = reused
     summary["runtime_seconds"] = time.perf_counter() - start
     write_json(out / "summary.json", summary)
+    print(headline_table(summary))
     print(f"wrote {out / 'summary.json'} ({len(records)} runs, {reused} reused, {summary['runtime_seconds']:.1f} s)")
     for line in summary["caveats"]:
         print(f"note: {line}")

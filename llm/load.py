@@ -8,18 +8,23 @@ Spec grammar (first match wins):
   optional ``#MODEL`` suffix names the served model, otherwise ``/v1/models`` is asked;
 * a short name of :mod:`llm.models` (``smollm2-135m``, ``tiny-gpt2``, ...): materialised offline, then local;
 * an existing local folder: loaded with ``transformers`` (:class:`llm.hf.HFModel`);
-* anything else: a hub id (``gpt2``, ``Qwen/Qwen2.5-0.5B-Instruct``), which needs internet.
+* anything else: a hub id (``gpt2``, ``Qwen/Qwen2.5-0.5B-Instruct``), which needs internet unless it is cached.
+
+A hub id that cannot be loaded fails in seconds and in one line (:func:`check_hub_model`): one that is not cached
+while ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) is set, one the hub does not know, or a hub that cannot be
+reached. The hub client's own retries (about 50 s of "Retrying in 8s" lines without a network) are never entered.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Sequence
 
 from llm.lm import LanguageModel, LMError, Message, Prompt
-from llm.models import resolve, short_name
+from llm.models import REGISTRY, _first_line, resolve, short_name
 
 
 def check_prompts(prompts: Sequence[Prompt]) -> list[str | list[Message]]:
@@ -89,6 +94,46 @@ def row_seed(seed: int, index: int) -> int:
     return seed + index
 
 
+def _offline() -> bool:
+    """Whether the hub may not be asked: the hub client's setting (read at its import) or the environment now."""
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_OFFLINE or any(
+        os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def check_hub_model(repo_id: str, timeout: float = 10.0) -> None:
+    """Fails at once, in one line, for a hub id that cannot be loaded; returns if it is cached or on the hub.
+
+    One question to the hub at most (no retries): its model page. A gated model passes (loading it says which
+    token to use).
+
+    Raises:
+        LMError: not cached while offline, not a valid id, not on the hub (or private), or the hub unreachable.
+    """
+    from huggingface_hub import HfApi, try_to_load_from_cache
+    from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
+
+    names = f"not a short name ({', '.join(k for k, e in REGISTRY.items() if e.kind == 'model')}), a local folder"
+    try:
+        if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+            return  # cached: transformers loads it, offline too
+    except HFValidationError:
+        raise LMError(f"model {repo_id!r} is {names} or a valid hub id") from None
+    if _offline():
+        raise LMError(f"model {repo_id!r} is {names} or a cached hub model, and HF_HUB_OFFLINE is set: "
+                      "the hub is not asked")
+    try:
+        HfApi().model_info(repo_id, timeout=timeout)
+    except GatedRepoError:
+        return
+    except RepositoryNotFoundError:
+        raise LMError(f"model {repo_id!r} is {names} or a model on the hub (or it is private: log in first)") from None
+    except Exception as exc:  # noqa: BLE001 - connection refused, no DNS, timeout, proxy: the hub is out of reach
+        raise LMError(f"cannot reach the hub for model {repo_id!r} ({_first_line(exc)}): name a short name or a "
+                      "local folder, or set HF_HUB_OFFLINE=1 to use cached models") from None
+
+
 def load_model(
     spec: str,
     *,
@@ -139,6 +184,8 @@ def load_model(
         if Path(spec).expanduser().exists():
             raise LMError(f"{spec!r} is a file, not a model folder (a GGUF file: see llm.models.convert_gguf)")
         raise LMError(f"model folder {spec!r} does not exist")
+    if name is None and not looks_local:
+        check_hub_model(spec)
     return HFModel.from_pretrained(
         str(Path(path).expanduser()) if looks_local else path, device=device, dtype=weights,
         batch_size=batch_size, trust_remote_code=trust_remote_code, name=name or spec,

@@ -3,15 +3,16 @@
 ``str`` prompts go to ``/completions``, chats to ``/chat/completions``; one request per prompt, at most
 ``max_in_flight`` in flight at once (a thread pool over one pooled ``httpx.Client``), results in prompt order.
 
-**Retries.** A request is attempted at most ``max_retries + 1`` times. Retried: transport faults (connection
-refused, dropped or reset, no valid HTTP answer), timeouts (no answer within ``timeout`` seconds), HTTP 5xx and
+**Retries.** A request is attempted at most ``max_retries + 1`` times. Retried: transport faults on a connection
+that was made (dropped or reset, no valid HTTP answer), timeouts (no answer within ``timeout`` seconds), HTTP 5xx and
 429, and malformed answers (not JSON, not an object, no or empty ``choices``, a missing text, ``logprobs`` whose
 lists disagree in length, do not echo the prompt or stop short of the continuation). Before attempt ``a + 1`` the
 client waits ``d * U(1/2, 1)`` seconds with ``d = min(backoff * 2**a, max_backoff)`` (exponential back-off with
 jitter, so clients that failed together do not retry together); a numeric ``Retry-After`` header replaces the
-delay (capped at ``max_backoff``). Other HTTP 4xx, and answers that show the server lacks a feature (no echo
-logprobs), fail at once. A request that fails for good gives one line: what (request kind), where (URL), after how
-many attempts, and the last fault.
+delay (capped at ``max_backoff``). What waiting does not mend fails at once: no connection at all (refused: no
+server listens there; or a host name that does not resolve), other HTTP 4xx (404: no such model or path), and
+answers that show the server lacks a feature (no echo logprobs). A request that fails for good gives one line:
+what (request kind), where (URL), after how many attempts, and the last fault.
 
 **Batches.** Every prompt of a batch is its own request, so a fault costs at most that prompt: when some prompts
 fail for good, ``generate`` and ``logprob`` wait for every request in flight and raise
@@ -53,6 +54,18 @@ T = TypeVar("T")
 def retryable(status: int) -> bool:
     """HTTP statuses worth another attempt: 429 (rate limited) and every 5xx."""
     return status == 429 or 500 <= status < 600
+
+
+def connect_fault(exc: BaseException) -> str:
+    """Why a connection could not be made, in a few words: refused, a host that does not resolve, or the OS's text."""
+    text = _one_line(str(exc))
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused: is the server running and the port right?"
+    if any(s in low for s in ("name or service not known", "name resolution", "nodename nor servname", "getaddrinfo",
+                              "no address associated")):
+        return "the host name does not resolve"
+    return text[:120] or type(exc).__name__
 
 
 def normalise_base_url(base_url: str) -> str:
@@ -199,8 +212,9 @@ class OpenAIModel:
                 response = self._client.request(method, url, json=payload, headers=self._headers())
             except httpx.TimeoutException:
                 fault, endpoint = f"no answer within {self.timeout:g} s (timeout)", True
-            except httpx.ConnectError:
-                fault, endpoint = "cannot connect (connection refused or failed)", True
+            except httpx.ConnectError as exc:  # nobody listens there, or no such host: waiting will not help
+                why = connect_fault(exc)
+                raise RequestFailed(f"{where} failed: cannot connect ({why}; not retried)", True) from None
             except httpx.TransportError as exc:  # dropped, reset, not HTTP at all
                 fault, endpoint = f"no valid HTTP answer ({type(exc).__name__}: {_one_line(str(exc))[:120]})", True
             else:

@@ -264,7 +264,7 @@ def train_dpo(
 
 def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
              ref_rejected: torch.Tensor, beta: float) -> torch.Tensor:
-    """Rafailov et al.'s DPO loss per pair (sequence log-probabilities in, one loss per pair out):
+    r"""Rafailov et al.'s DPO loss per pair (sequence log-probabilities in, one loss per pair out):
 
     .. math::
 

@@ -29,22 +29,10 @@ import numpy as np
 from persuasion.errors import GameError, SolverError
 from persuasion.examples import EXAMPLES, example
 from persuasion.game import Game
+from persuasion.usage import EXIT_USAGE, ArgumentParser, UsageError, output_file
 
-#: Exit status for bad input (usage errors, unreadable or invalid games).
-EXIT_USAGE = 2
-#: Exit status when every LP backend failed.
+#: Exit status when every LP backend failed (bad input: :data:`persuasion.usage.EXIT_USAGE`, 2).
 EXIT_SOLVER = 1
-
-
-class UsageError(Exception):
-    """A command-line usage error (raised instead of argparse's print-usage-and-exit)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors become :class:`UsageError` (one line, no usage dump)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
 
 
 def _version() -> str:
@@ -60,7 +48,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``persuasion`` command."""
-    parser = _Parser(prog="persuasion", description="Finite Bayesian persuasion: solve, plot and export games.")
+    parser = ArgumentParser(prog="persuasion", description="Finite Bayesian persuasion: solve, plot and export games.")
     parser.add_argument("--version", action="version", version=f"persuasion {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     game_help = "a game JSON file, a built-in example name (see `persuasion example --list`) or inline JSON"
@@ -90,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_ex = sub.add_parser("example", help="write a built-in example game as JSON", description=(
         "Write a built-in example game as JSON (to stdout, or to -o PATH), or list the examples."))
     p_ex.add_argument("name", metavar="NAME", nargs="?", help="example name")
-    p_ex.add_argument("-o", "--output", metavar="PATH", help="write the JSON here instead of stdout")
+    p_ex.add_argument("-o", "--output", metavar="PATH", help="write the JSON here instead of stdout ('-': stdout)")
     p_ex.add_argument("--list", action="store_true", help="list the built-in examples")
     return parser
 
@@ -256,6 +244,12 @@ def _profile_labels(game: Game, profiles: np.ndarray, sep: str = ", ", eq: str =
     return [sep.join(f"{t}{eq}{names[a]}" for t, a in zip(types, row)) for row in profiles]
 
 
+def _per_type(game: Game, result: Any) -> str:
+    """What a receiver value means with receiver types: the type prior's mean of each type's expected utility."""
+    values = ", ".join(f"{t} {_fmt(v)}" for t, v in zip(game.type_names, result.type_values))
+    return f" (mean over receiver types, weighted by the type prior: {values})"
+
+
 def _print_solution(game: Game, result: Any, signalling: str, top: int) -> None:
     """Prints the value, the scheme's support and the signals of a single-receiver, public or private solution."""
     from rich.console import Console
@@ -267,7 +261,8 @@ def _print_solution(game: Game, result: Any, signalling: str, top: int) -> None:
     kind = f", {game.K} receiver types, {signalling} signalling" if game.has_types else ""
     console.print(f"[bold]{title}[/bold]: {game.m} states, {game.n} actions{kind}")
     console.print(f"sender value     {_fmt(result.value)}")
-    console.print(f"receiver value   {_fmt(result.receiver_value)}" + (" (type-weighted)" if game.has_types else ""))
+    meaning = _per_type(game, result) if game.has_types else ""
+    console.print(f"receiver value   {_fmt(result.receiver_value)}{meaning}", soft_wrap=True)
     console.print(f"status           {result.status} ({getattr(result, 'solver', '?')})")
     if not game.has_types:
         console.print(_scheme_table(game, result.scheme, "scheme pi(action | state)", names, top, width))
@@ -351,9 +346,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
                         "(use `persuasion solve GAME --signalling public|private`)")
     if game.m not in (2, 3):
         raise GameError(f"plot needs a game with 2 or 3 states, the game has {game.m}")
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        raise GameError(f"cannot write {out}: directory {out.parent} does not exist")
+    out = output_file(args.output, "-o")
     from persuasion.plot import plot_game
 
     plot_game(game, out)
@@ -374,13 +367,11 @@ def cmd_example(args: argparse.Namespace) -> int:
     if not args.name:
         raise UsageError("example needs a NAME (or --list)")
     game = example(args.name)
-    if args.output:
-        out = Path(args.output)
-        if not out.parent.is_dir():
-            raise GameError(f"cannot write {out}: directory {out.parent} does not exist")
+    if args.output and args.output != "-":
+        out = output_file(args.output, "-o")
         game.to_json(out)
         print(f"wrote {out}")
-    else:
+    else:  # no -o, or -o -: standard output
         sys.stdout.write(game.to_json())
     return 0
 

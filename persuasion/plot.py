@@ -186,14 +186,15 @@ def plot_typed_concavification(game: Game, ax: Axes | None = None) -> Axes:
     ax.set_xlim(-0.02, 1.02)
     lo_y, hi_y = float(min(v_bps.min(), 0.0)), float(max(v_bps.max(), private, public))
     span = (hi_y - lo_y) or 1.0
-    ax.set_ylim(lo_y - 0.08 * span, hi_y + 0.45 * span)
+    ax.set_ylim(lo_y - 0.08 * span, hi_y + 0.08 * span)
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1])
     ax.set_xticklabels([f"0\n({s0})", "0.25", "0.5", "0.75", f"1\n({s1})"])
     ax.set_xlabel(f"common posterior q = P({s1})")
     ax.set_ylabel("sender's expected utility")
     ax.set_title(_title(game, f"{game.K} receiver types ({lam_text})"))
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    # below the axes: inside, it hid whichever type's curve runs along the top (the strict judge's in two_judges)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8, frameon=False)
     return ax
 
 

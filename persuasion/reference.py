@@ -1,4 +1,4 @@
-"""Reference schemes (full and no disclosure) as :class:`~persuasion.Solution`\ s of a single-receiver game.
+"""Reference schemes (full and no disclosure) as :class:`~persuasion.Solution` objects of a single-receiver game.
 
 The schemes and the receiver's sender-preferred best response (with the package's one tie tolerance
 ``TIE_TOL``) live in :mod:`persuasion.responses`, re-exported here. Sender-preferred ties are the tie-breaking of

@@ -81,3 +81,21 @@ def test_resume_reuses_runs(quick_run, bpa_regret) -> None:
     assert bpa_regret.main(["--out", str(quick_run), "--quick", "--learners", "oracle", "--no-plots"]) == 0
     assert path.stat().st_mtime_ns == before
 
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--out", "{file}/x", "--quick"], "--out {file}/x: {file} is a file, not a directory"),
+        (["--out", "{d}/o", "--seeds", "0"], "argument --seeds: must be an integer >= 1, got 0"),
+        (["--out", "{d}/o", "--horizon", "150"], "--horizon must be a multiple of --chunk (100), got 150"),
+        (["--out", "{d}/o", "--spec", "{d}/nope.json"], "--spec {d}/nope.json: simulated spec file not found"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_flag_and_status_2(bpa_regret, tmp_path, capsys, args, fragment) -> None:
+    file = tmp_path / "a_file"
+    file.write_text("")
+    fill = {"file": str(file), "d": str(tmp_path)}
+    assert bpa_regret.main([a.format(**fill) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and fragment.format(**fill) in err, err

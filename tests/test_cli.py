@@ -54,6 +54,11 @@ MORE_BAD_INPUTS = [
     ("json-and-csv", ["solve", "prosecutor", "--json", "--format", "csv"], "--json conflicts with --format csv"),
     ("bad-format", ["solve", "prosecutor", "--format", "xml"], "invalid choice"),
     ("bad-top", ["solve", "prosecutor", "--top", "0"], "--top must be >= 1"),
+    # a file where a directory should be is named as such, not as a directory that "does not exist"
+    ("plot-file-in-way", ["plot", "prosecutor", "-o", "{d}/list.json/p.png"], "list.json is a file, not a directory"),
+    ("example-file-in-way", ["example", "prosecutor", "-o", "{d}/list.json/p.json"],
+     "list.json is a file, not a directory"),
+    ("plot-to-a-directory", ["plot", "prosecutor", "-o", "{d}"], "is a directory, not a file"),
 ]
 
 
@@ -163,6 +168,15 @@ def test_solve_normalize(capsys, tmp_path):
     assert json.loads(capsys.readouterr().out)["value"] == pytest.approx(0.6)
 
 
+def test_typed_receiver_value_says_what_it_is(capsys):
+    assert main(["solve", "two_judges"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # however the terminal wraps it
+    sol = solve_public(two_judges())
+    lenient, strict = (f"{v:.6g}" for v in sol.type_values)
+    assert (f"receiver value {sol.receiver_value:.6g} (mean over receiver types, weighted by the type prior: "
+            f"lenient {lenient}, strict {strict})") in out
+
+
 def test_solve_tables(capsys):
     assert main(["solve", "recommendation"]) == 0
     out = capsys.readouterr().out
@@ -195,7 +209,7 @@ def test_plot(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
-def test_example(tmp_path, capsys):
+def test_example(tmp_path, capsys, monkeypatch):
     for name, fn in EXAMPLES.items():
         assert main(["example", name]) == 0
         assert Game.from_dict(json.loads(capsys.readouterr().out)).to_dict() == fn().to_dict()
@@ -203,6 +217,10 @@ def test_example(tmp_path, capsys):
     assert main(["example", "prosecutor", "-o", str(path)]) == 0
     assert Game.from_json(path).to_dict() == prosecutor().to_dict()
     capsys.readouterr()
+    monkeypatch.chdir(tmp_path)  # "-o -" is standard output, not a file named "-"
+    assert main(["example", "prosecutor", "-o", "-"]) == 0
+    assert Game.from_dict(json.loads(capsys.readouterr().out)).to_dict() == prosecutor().to_dict()
+    assert not (tmp_path / "-").exists()
     assert main(["example", "--list"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert listed == list(EXAMPLES)

@@ -184,3 +184,14 @@ def test_typed_concavification_needs_types_and_two_states():
         plot_typed_concavification(prosecutor())
     with pytest.raises(GameError, match="2 states, the game has 3"):
         plot_typed_concavification(two_reviewers())
+
+
+def test_typed_concavification_legend_hides_no_curve():
+    # in two_judges the strict judge's value runs along the top of the axes, where the legend used to sit
+    ax = plot_typed_concavification(two_judges())
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not legend.overlaps(ax.get_window_extent(renderer))  # outside the axes: over no line
+    assert fig.bbox.contains(legend.x0, legend.y0) and fig.bbox.contains(legend.x1, legend.y1)  # and not cut off

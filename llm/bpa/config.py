@@ -36,7 +36,7 @@ class BPAConfig:
         receivers: the Receivers (short names, folders, hub ids, 'simulated', or http(s)://host/v1#model).
         train_receiver: the Receiver whose feedback trains the Advisor (default: the first).
         data: data root or file (default: $PERSUASION_DATA, then ../shared/data).
-        limit: test problems (None, or 0 on the command line: the whole split).
+        limit: test problems (the whole split: 0 on the command line, None in Python).
         train_limit: training problems for feedback.
         conditions: evaluation conditions (comma-separated): baseline, prior, posterior, signal, random, oracle
             and the decoupled methods' (persuasion is an alias of signal).
@@ -141,7 +141,7 @@ class BPAConfig:
         if self.chat not in ("auto", "yes", "no"):
             raise ValueError(f"chat must be auto, yes or no, got {self.chat!r}")
         if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be >= 1 (None: the whole split), got {self.limit}")
+            raise ValueError(f"limit must be >= 1 (the whole split: --limit 0, or None in Python), got {self.limit}")
         for name in ("train_limit", "samples", "signal_tokens", "batch_size", "chunk", "sft_epochs", "sft_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -209,7 +209,7 @@ class LinearAlignedModel:
     def _generate_batch(self, rows_p: list[list[int]], rows_x: list[list[int]], max_new_tokens: int,
                         temperature: float, seeds: list[int], stops: tuple[str, ...]) -> list[Generation]:
         """Decodes one batch; both streams are left-padded ``(b, t)`` and advance with their own KV cache."""
-        base, model = self.base, self.base.model
+        base = self.base
         n = len(rows_p)
         streams = [list(_left_pad(rows, base.pad_id, base.device)) + [None] for rows in (rows_p, rows_x)]
         generators = None
@@ -222,10 +222,8 @@ class LinearAlignedModel:
         for _ in range(max_new_tokens):
             logits = []
             for s in streams:  # s = [ids, mask, positions, past]
-                res = model(input_ids=s[0], attention_mask=s[1], position_ids=s[2], past_key_values=s[3],
-                            use_cache=True, logits_to_keep=1)
-                s[3] = res.past_key_values
-                logits.append(res.logits[:, -1, :])
+                step, s[3] = base.forward(s[0], s[1], s[2], past=s[3], keep=1)  # the cache keyword of this version
+                logits.append(step[:, -1, :])
             nxt = select_tokens(logits[0], logits[1], self.ratio, self.top_p, temperature, generators)
             active = advance(active, nxt, new, texts, reasons, base.eos_ids, base.tokenizer, stops)
             if not active:

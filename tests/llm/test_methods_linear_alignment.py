@@ -127,6 +127,14 @@ def test_empty_principle_decodes_the_plain_prompt_for_any_ratio(tiny_model):
     assert got == tiny_model.generate(PROMPTS, max_new_tokens=6, stop=["\n"])
 
 
+def test_decoding_raises_no_transformers_deprecation_warning(tiny_model):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # e.g. `past_key_values` renamed `cache`
+        LinearAlignedModel(tiny_model, PRINCIPLE, ratio=1.0, top_p=0.9).generate(PROMPTS[:1], max_new_tokens=3)
+
+
 def test_costs_count_both_streams(tiny_model):
     la = LinearAlignedModel(tiny_model, PRINCIPLE, ratio=1.0)
     gens = la.generate(PROMPTS[:2], max_new_tokens=5)

@@ -18,6 +18,7 @@ import pytest
 
 from llm.hf import HFModel
 from llm.lm import Generation, LanguageModel, LMError, Prompt
+from llm.load import load_model
 from llm.openai_http import OpenAIModel, normalise_base_url
 from llm.serve import main, make_server, serving
 
@@ -257,15 +258,77 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_unreachable_endpoint() -> None:
+def test_unreachable_endpoint_fails_at_once() -> None:
+    # connection refused is not transient: one attempt, one line, even with retries and a long back-off
     url = f"http://127.0.0.1:{free_port()}/v1"
     start = time.monotonic()
-    with pytest.raises(LMError, match=rf"generate request to {url}/completions failed after 3 attempts: cannot "
-                                      r"connect \(connection refused or failed\)$") as info:
-        client(url).generate(["hi"], 3)
+    with pytest.raises(LMError, match=rf"^generate request to {url}/completions failed: cannot connect \(connection "
+                                      r"refused: is the server running and the port right\?; not retried\)$") as info:
+        client(url, max_retries=5, backoff=2.0).generate(["hi"], 3)
+    assert "\n" not in str(info.value) and time.monotonic() - start < 2
+    with pytest.raises(LMError, match=f"models request to {url}/models failed: cannot connect"):
+        OpenAIModel(url, model=None, max_retries=5, backoff=2.0)  # model discovery fails the same way
+    assert time.monotonic() - start < 4
+
+
+def test_a_host_that_does_not_resolve_fails_at_once() -> None:
+    start = time.monotonic()
+    with pytest.raises(LMError, match=r"failed: cannot connect \(the host name does not resolve; not retried\)$"):
+        client("http://no-such-host.invalid/v1", max_retries=5, backoff=2.0).generate(["hi"], 3)
+    assert time.monotonic() - start < 10  # the resolver's own answer; no back-off on top
+
+
+def test_no_such_model_404_fails_at_once() -> None:
+    # vLLM's answer to a model name it does not serve
+    def missing(h: BaseHTTPRequestHandler, i: int, body: dict[str, Any], rec: Recorder) -> None:
+        send(h, 404, {"error": {"message": f"The model `{body.get('model')}` does not exist.", "code": 404}})
+
+    with fake_server(missing) as (url, rec):
+        start = time.monotonic()
+        with pytest.raises(LMError, match=r"failed: HTTP 404: The model `x` does not exist\.$"):
+            client(url, model="x", max_retries=5, backoff=2.0).generate(["hi"], 3)
+        assert len(rec.requests) == 1 and time.monotonic() - start < 2
+
+
+@pytest.fixture
+def online(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The hub client as a user with internet has it, pointed at a loopback URL the test sets (never the hub)."""
+    import huggingface_hub.constants
+
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # read at its import
+    yield lambda url: monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", url)
+
+
+def test_unknown_model_offline_is_one_line_at_once(monkeypatch: pytest.MonkeyPatch, capfd: Any) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.monotonic()
+    with pytest.raises(LMError, match=r"^model 'no-such-org/no-such-model' is not a short name \(tiny-gpt2, "
+                                      r".*a cached hub model, and HF_HUB_OFFLINE is set") as info:
+        load_model("no-such-org/no-such-model", device="cpu")
     assert "\n" not in str(info.value) and time.monotonic() - start < 5
-    with pytest.raises(LMError, match=f"models request to {url}/models failed after 1 attempt: cannot connect"):
-        OpenAIModel(url, model=None, max_retries=0)  # model discovery fails the same way
+    assert capfd.readouterr().err == ""  # no retry noise
+
+
+def test_unknown_model_on_an_unreachable_hub_is_one_line_at_once(online: Any, capfd: Any) -> None:
+    online(f"http://127.0.0.1:{free_port()}")
+    start = time.monotonic()
+    with pytest.raises(LMError, match=r"^cannot reach the hub for model 'nosuchmodel' \(.*[Cc]onnection refused.*\): "
+                                      "name a short name"):
+        load_model("nosuchmodel", device="cpu")
+    assert time.monotonic() - start < 5 and "Retrying" not in capfd.readouterr().err
+
+
+def test_model_the_hub_does_not_know_is_one_line_at_once(online: Any) -> None:
+    def hub(h: BaseHTTPRequestHandler, i: int, body: dict[str, Any], rec: Recorder) -> None:
+        send(h, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+
+    with fake_server(hub) as (url, rec):
+        online(url.removesuffix("/v1"))
+        with pytest.raises(LMError, match=r"^model 'no-such-org/x' is not a short name .* or a model on the hub"):
+            load_model("no-such-org/x", device="cpu")
+        assert len(rec.requests) == 1 and rec.requests[0][0] == "/api/models/no-such-org/x"
 
 
 def test_slow_server_times_out() -> None:

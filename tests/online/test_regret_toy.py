@@ -94,3 +94,40 @@ def test_figures_are_publication_ready(regret_toy, tmp_path):
             assert min(img.info["dpi"]) >= 199.5 and img.size[0] >= 1000  # >= 200 dpi raster
         assert (tmp_path / name).with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"  # and a vector copy
     assert regret_toy.FIG_STYLE["legend.fontsize"] >= 8
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--out", "{file}/x"], "--out {file}/x: {file} is a file, not a directory"),
+        (["--out", "{file}"], "--out {file}: {file} is a file, not a directory"),
+        (["--out", "{d}/o", "--horizon", "-5"], "argument --horizon: must be an integer >= 1, got -5"),
+        (["--out", "{d}/o", "--horizon", "150"], "--horizon must be a multiple of 100"),
+        (["--out", "{d}/o", "--seeds", "0"], "argument --seeds: must be an integer >= 1, got 0"),
+        (["--out", "{d}/o", "--ms", "0"], "argument --ms: must be an integer >= 1, got 0"),
+        (["--out", "{d}/o", "--ms", "two"], "argument --ms: must be an integer >= 1, got 'two'"),
+        (["--out", "{d}/o", "--n-actions", "1"], "argument --n-actions: must be an integer >= 2, got 1"),
+        (["--out", "{d}/o", "--games-per-m", "0"], "argument --games-per-m: must be an integer >= 1, got 0"),
+        (["--quick"], "the following arguments are required: --out"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_flag_and_status_2(regret_toy, tmp_path, capsys, args, fragment):
+    file = tmp_path / "a_file"
+    file.write_text("")
+    fill = {"file": str(file), "d": str(tmp_path)}
+    assert regret_toy.main([a.format(**fill) for a in args] + ["--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and fragment.format(**fill) in err, err
+    assert not (tmp_path / "o").exists()  # nothing written
+
+
+def test_a_run_prints_its_headline_table(regret_toy, tmp_path, capsys):
+    args = ["--out", str(tmp_path), "--horizon", "200", "--seeds", "2", "--ms", "2", "--typed-ms", "--no-plots",
+            "--no-progress"]
+    assert regret_toy.main(args) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    robust = summary["algorithms"]["robust"]
+    assert "| algorithm | game | regret R_T [95% CI] | log-log slope | violation rate | R_T / bound |" in out
+    assert f"| robust | prosecutor | {robust['final_regret']:.1f} [" in out
+    assert out.count("\n| ") >= len(summary["algorithms"])  # one row per headline algorithm

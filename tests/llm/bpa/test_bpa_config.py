@@ -75,8 +75,19 @@ def test_layered_defaults():
 @pytest.mark.parametrize("argv, match", [
     (["--smoke", "--receiver", "x"], "--smoke builds its own"), (["--samples", "0"], "samples"),
     (["--task", "nope"], "unknown task"),
+    (["--task", "synthetic", "--limit", "-1"], "the whole split: --limit 0"),  # the flag's value, not Python's None
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, argv, match):
     assert main([*argv, "--out", str(tmp_path / "x")], "prog", "doc", DEFAULTS) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and match in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("out", ["{file}", "{file}/sub"])
+def test_an_out_folder_with_a_file_in_the_way_is_one_line(tmp_path, capsys, out):
+    file = tmp_path / "a_file"
+    file.write_text("")
+    out = out.format(file=file)
+    assert main(["--task", "synthetic", "--out", out], "prog", "doc", DEFAULTS) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --out {out}: {file} is a file, not a directory\n"

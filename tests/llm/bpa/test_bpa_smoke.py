@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from llm.catalogue import load_catalogue
+from llm.experiment_cli import SMOKE_NOTE
 from llm.methods import CONDITIONS, METHOD_OF_CONDITION
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -63,6 +64,8 @@ def test_math_smoke_killed_and_resumed(tmp_path):
     assert (folder / "inspector.json").exists() and (folder / "state_model.npz").exists()
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0 and _keys(out / "eval.jsonl") == eval_keys
+    assert again.stdout.rstrip().endswith(SMOKE_NOTE)  # zeros are expected, and said so
+    assert "Warning" not in done.stderr + again.stderr  # e.g. transformers' FutureWarning on a renamed keyword
 
 
 def test_code_smoke_grades_in_the_sandbox(tmp_path):
@@ -76,6 +79,17 @@ def test_code_smoke_grades_in_the_sandbox(tmp_path):
     rows = [json.loads(line) for line in (out / "eval.jsonl").read_text().splitlines()]
     assert len(rows) == 5 * 3 and all(isinstance(r["correct"], bool) for r in rows)
     assert any(r["information"] for r in rows if r["condition"] == "oracle")
+
+
+def test_a_real_task_without_a_receiver_says_what_to_pass_at_once(tmp_path):
+    # the bare command: GSM8K with a 135M Advisor and Receiver by default ran for minutes without a number
+    cmd = [sys.executable, str(ROOT / "experiments" / "llm_math.py"), "--out", str(tmp_path / "x")]
+    start = time.monotonic()
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and time.monotonic() - start < 60
+    err = res.stderr.strip()
+    assert err.startswith("error: --receiver is needed for --task gsm8k") and len(err.splitlines()) == 1
+    assert "--task synthetic" in err and "--smoke" in err and not (tmp_path / "x").exists()
 
 
 def test_cli_bad_input_is_one_line(tmp_path):
