@@ -43,12 +43,10 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from llm.methods.dapa import (  # noqa: E402
     GRANULARITIES,
     Evaluation,
-    candidate_modules,
     continuation_logprob,
     dapa_search,
     heldout_loglik,
     keyword_rate,
-    parameter_count,
     passes,
     plant,
 )

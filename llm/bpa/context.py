@@ -57,6 +57,17 @@ def hint_text(item: Item | None, text: str | None = None) -> str | None:
     return text if text is not None else template_signal(item).text
 
 
+def config_loader(config: BPAConfig) -> Callable[[str], LanguageModel]:
+    """``spec -> model`` with the config's placement (:func:`llm.load.load_model`)."""
+    from llm.load import load_model
+
+    def load(spec: str) -> LanguageModel:
+        return load_model(spec, batch_size=config.batch_size, device=config.device, dtype=config.dtype,
+                          timeout=config.timeout, max_retries=config.max_retries)
+
+    return load
+
+
 @dataclass
 class Context:
     """Loaded pieces of a run (models are loaded once and shared between phases)."""

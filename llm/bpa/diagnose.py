@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from llm.bpa.config import BPAConfig
-from llm.bpa.context import Context
+from llm.bpa.context import Context, config_loader
 from llm.bpa.feedback import collect_feedback
 from llm.bpa.learnability import (cross_fit, design_grid, learning_curve, outcomes, placebo_check,
                                   placebo_items, split_sample)
@@ -31,7 +31,6 @@ def run_learnability(config: BPAConfig, out: str | Path, loader: Callable[[str],
                      log: Callable[[str], None] = print) -> dict[str, Any]:
     """Feedback with placebo arms on ``config.training_task``'s train split, then the diagnostics (module doc)."""
     from llm.bpa.features import feature_blocks
-    from llm.bpa.pipeline import _loader
 
     out = Path(out)
     config = replace(config, advisor="template")  # the diagnostics score the catalogue's hints, no written signals
@@ -45,7 +44,7 @@ def run_learnability(config: BPAConfig, out: str | Path, loader: Callable[[str],
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with OutputLock(out):
-        ctx = Context(config, out, task, catalogue, loader or _loader(config), log=log)
+        ctx = Context(config, out, task, catalogue, loader or config_loader(config), log=log)
         problems = task.load("train", path=config.data, limit=config.train_limit)
         rows = collect_feedback(ctx, problems)
         item_arms = tuple(it.id for it in items) + (NONE_ID,)

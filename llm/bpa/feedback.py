@@ -56,14 +56,6 @@ def round_key(cell_key: str, first: int) -> str:
     return f"round|{cell_key}|{first}"
 
 
-def cell_plan(ctx: Context, problems: Sequence[Any]) -> list[tuple[Any, Item, str]]:
-    """Every (problem, item, source) cell the feedback phase scores."""
-    writes = ctx.config.advisor != "template"
-    sources = ["template"] + [f"advisor{j}" for j in range(ctx.config.signal_candidates if writes else 0)]
-    return [(p, it, s) for p in problems for it in ctx.catalogue.items for s in sources
-            if s == "template" or it.id != NONE_ID]
-
-
 def design(ctx: Context) -> dict[str, Any]:
     """``k0``, ``k`` and ``delta`` of :func:`llm.bpa.elimination.next_samples` for the config's design (the grid is
     the design whose first round is all ``k``)."""
@@ -138,7 +130,6 @@ class _Cell:
 def _score_cells(ctx: Context, receiver: Any, advisor: Any, cells: list[tuple[Any, Item, str]], store: ResultStore,
                  rounds: Callable[[], ResultStore], spec: str) -> None:
     """Scores the unfinished ``cells`` of a chunk of problems, round after round, until the design stops them."""
-    cfg = ctx.config
     keys = [feedback_key(spec, p.id, it.id, s) for p, it, s in cells]
     finished = {r["key"]: FeedbackRow.from_dict(r) for r in store.rows() if r["key"] in set(keys)}
     kept: dict[str, list[dict[str, Any]]] = {}

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from llm.bpa.config import BPAConfig, check_config
-from llm.bpa.context import Context, question
+from llm.bpa.context import Context, config_loader, question
 from llm.bpa.evaluation import ADVISOR_CONDITIONS, Advisor, evaluate
 from llm.bpa.feedback import collect_feedback
 from llm.bpa.game import load_game, solve_game
@@ -30,16 +30,6 @@ from llm.lm import LanguageModel, LMError
 from llm.results import write_json_atomic
 from llm.rows import EvalRow
 from llm.tasks import get_task
-
-
-def _loader(config: BPAConfig) -> Callable[[str], LanguageModel]:
-    from llm.load import load_model
-
-    def load(spec: str) -> LanguageModel:
-        return load_model(spec, batch_size=config.batch_size, device=config.device, dtype=config.dtype,
-                          timeout=config.timeout, max_retries=config.max_retries)
-
-    return load
 
 
 def run(config: BPAConfig, out: str | Path, loader: Callable[[str], LanguageModel] | None = None,
@@ -68,7 +58,7 @@ def run(config: BPAConfig, out: str | Path, loader: Callable[[str], LanguageMode
     if trains and ("train" not in train_task.splits or train_task.kind != task.kind):
         raise ValueError(f"cannot train on task {train_task.name!r}: choose a {task.kind} task with a train split")
     catalogue = load_catalogue(config.catalogue).with_none()
-    ctx = Context(config, out, task, catalogue, loader or _loader(config), log=log)
+    ctx = Context(config, out, task, catalogue, loader or config_loader(config), log=log)
     if "linear-alignment" in conds:
         for spec in config.receivers:
             if not ctx.model(spec).capabilities.white_box:
