@@ -12,14 +12,13 @@ the prompt positions the model computed in prefill passes (counted by a forward 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from benchmarks.bench_prefix import feedback_prompts
+from benchmarks.bench_prefix import feedback_prompts, report, workload_args
 from llm.hf import HFModel
 from llm.load import load_model
 from llm.models import tiny_gpt2
@@ -27,16 +26,11 @@ from llm.models import tiny_gpt2
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="qwen2.5-coder-0.5b")
+    workload_args(p, n=2)
+    p.set_defaults(max_new_tokens=32)
     p.add_argument("--tiny", action="store_true", help="a random-init GPT-2 (4 layers, 256 wide) instead of --model")
-    p.add_argument("--data", default=None)
-    p.add_argument("--n", type=int, default=2, help="first N MBPP train problems")
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--batch", type=int, default=36)
-    p.add_argument("--max-new-tokens", type=int, default=32)
-    p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -71,10 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                "prompts": len(prompts), "samples": k, "batch": args.batch, "runs": runs,
                "time_ratio_per_round": [a["seconds"] / b["seconds"] for a, b in zip(runs["k_calls"], runs["copies"])],
                "prefill_ratio": runs["k_calls"][0]["prefill_positions"] / runs["copies"][0]["prefill_positions"]}
-    print(json.dumps(summary, indent=1))
-    if args.out:
-        Path(args.out).write_text(json.dumps(summary, indent=1))
-    return 0
+    return report(summary, args.out)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,14 @@ def workload_args(p: argparse.ArgumentParser, n: int) -> None:
     p.add_argument("--out", default=None, help="also write the results as JSON here")
 
 
+def report(summary: dict[str, Any], out: str | None) -> int:
+    """Prints the benchmark's summary as JSON and writes it to ``out`` when given; the exit status."""
+    print(json.dumps(summary, indent=1))
+    if out:
+        Path(out).write_text(json.dumps(summary, indent=1))
+    return 0
+
+
 def feedback_prompts(data: str | None, n: int, samples: int = 1) -> tuple[Any, list[Any], list[Any]]:
     """The MBPP task, each prompt's problem, and the 3-shot prompts of the first ``n`` train problems under every
     code-catalogue item (``none`` included), ``samples`` copies each, grouped by problem."""
@@ -86,10 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                "speed_ratio_per_round": [b["seconds"] / a["seconds"] for a, b in zip(runs["shared"], runs["padded"])],
                "same_text": sum(a == b for a, b in zip(texts["shared"], texts["padded"])),
                "passed": {k: sum(task.grade(q, t) for q, t in zip(asked, v)) for k, v in texts.items()}}
-    print(json.dumps(summary, indent=1))
-    if args.out:
-        Path(args.out).write_text(json.dumps(summary, indent=1))
-    return 0
+    return report(summary, args.out)
 
 
 if __name__ == "__main__":

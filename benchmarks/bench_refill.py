@@ -12,14 +12,12 @@ alternate in one process (A B A B) on one loaded model.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import torch
 
 import llm.hf
-from bench_prefix import feedback_prompts, workload_args  # the shared workload (benchmarks/ is on sys.path)
+from bench_prefix import feedback_prompts, report, workload_args  # the shared workload (benchmarks/ is on sys.path)
 from llm.hf import HFModel
 from llm.load import load_model
 
@@ -52,10 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                "batch_size": args.batch_size, "runs": runs,
                "speed_ratio_per_round": [b["seconds"] / a["seconds"]
                                          for a, b in zip(runs["refilled"], runs["batch by batch"])]}
-    print(json.dumps(summary, indent=1))
-    if args.out:
-        Path(args.out).write_text(json.dumps(summary, indent=1))
-    return 0
+    return report(summary, args.out)
 
 
 if __name__ == "__main__":

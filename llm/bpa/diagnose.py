@@ -19,8 +19,8 @@ import numpy as np
 from llm.bpa.config import BPAConfig
 from llm.bpa.context import Context, config_loader
 from llm.bpa.feedback import collect_feedback
-from llm.bpa.learnability import (cross_fit, design_grid, learning_curve, outcomes, placebo_check,
-                                  placebo_items, split_sample)
+from llm.bpa.learnability import (choose_design, design_grid, outcomes, placebo_check, placebo_items,
+                                  split_sample)
 from llm.catalogue import NONE_ID, Catalogue, load_catalogue
 from llm.lm import LanguageModel
 from llm.results import OutputLock, write_json_atomic
@@ -59,25 +59,17 @@ def run_learnability(config: BPAConfig, out: str | Path, loader: Callable[[str],
         blocks = feature_blocks(item_ctx, trained, {k for c in candidates for k in c})
         s = y_items.sum(axis=2)
         n = np.full(s.shape, y_items.shape[2])
-        folds = min(config.folds, len(trained))
-        design = cross_fit(blocks, s, n, none, candidates=candidates, folds=folds, level=config.confidence,
-                           seed=config.seed)
+        design = choose_design(blocks, s, n, none, candidates=candidates, folds=config.folds,
+                               level=config.confidence, seed=config.seed, tau=config.tau)
         design.pop("held_out")
-        chosen = design["chosen"]
-        feats = tuple(chosen["features"].split("+"))
-        per_fold = len(trained) - len(trained) // folds
-        sizes = sorted({max(2, per_fold // d) for d in (16, 8, 4, 2, 1)})
-        tau = chosen["tau"] if config.tau is None else float(config.tau)
-        curve = learning_curve(blocks, s, n, none, features=feats, lam=chosen["lam"],
-                               tau=tau if np.isfinite(tau) else 0.0, sizes=sizes, folds=folds,
-                               level=config.confidence, seed=config.seed)
         result = {
             "config": config.to_dict(), "training_task": config.training_task,
             "training_receiver": config.training_receiver, "problems": len(trained), "samples": int(y_items.shape[2]),
             "items": list(item_arms), "placebo": [it.to_dict() for it in placebo],
             "placebo_check": placebo_check(y_items, y_placebo, seed=config.seed),
             "split_sample": split_sample(y_items, y_placebo, none, seed=config.seed),
-            "cross_fit": design, "learning_curve": curve, "learning_curve_tau": tau if np.isfinite(tau) else 0.0,
+            "cross_fit": design, "learning_curve": design["learning_curve"],
+            "learning_curve_tau": design["learning_curve_tau"],
             "wall_seconds_this_call": time.perf_counter() - t0,
         }
         write_json_atomic(out / "learnability.json", result)

@@ -56,20 +56,24 @@ class Advisor:
 
     def __init__(self, ctx: Context, state_model: GainModel, game: GameResult, writer: str) -> None:
         self.ctx, self.state_model, self.game, self.writer = ctx, state_model, game, writer
+        self._drawn: dict[str, tuple[int, int]] = {}
 
     def draw(self, problems: Sequence[Any]) -> tuple[list[int], list[int]]:
-        """``omega_hat`` (the state model's do-no-harm choice) and ``sigma ~ pi(. | omega_hat)``, item indices."""
+        """``omega_hat`` (the state model's do-no-harm choice) and ``sigma ~ pi(. | omega_hat)``, item indices
+        (computed once per problem: the features may cost model calls)."""
         from llm.bpa.features import feature_blocks
         from llm.bpa.learnability import combine
 
         ctx, m = self.ctx, self.ctx.catalogue.m
-        feats = self.state_model.features
-        phi = combine(feature_blocks(ctx, problems, feats), feats, len(problems))
-        states = [int(s) for s in self.state_model.choose(phi)]
-        scheme = self.game.scheme
-        sigmas = [int(rng(ctx.config.seed, "signal", p.id).choice(m, p=scheme[s] / scheme[s].sum()))
-                  for p, s in zip(problems, states)]
-        return states, sigmas
+        new = list({p.id: p for p in problems if p.id not in self._drawn}.values())
+        if new:
+            feats = self.state_model.features
+            phi = combine(feature_blocks(ctx, new, feats), feats, len(new))
+            scheme = self.game.scheme
+            for p, s in zip(new, self.state_model.choose(phi)):
+                sigma = int(rng(ctx.config.seed, "signal", p.id).choice(m, p=scheme[s] / scheme[s].sum()))
+                self._drawn[p.id] = (int(s), sigma)
+        return [self._drawn[p.id][0] for p in problems], [self._drawn[p.id][1] for p in problems]
 
     def speaking_rate(self, problems: Sequence[Any]) -> float:
         """The share of ``problems`` with ``sigma != none`` (the ``matched`` comparator's rate ``q``)."""

@@ -314,6 +314,31 @@ def learning_curve(blocks: Mapping[str, np.ndarray], successes: np.ndarray, coun
     return out
 
 
+def choose_design(blocks: Mapping[str, np.ndarray], successes: np.ndarray, counts: np.ndarray, none_index: int, *,
+                  candidates: Sequence[Sequence[str]], folds: int = 5, level: float = 0.95, seed: int = 0,
+                  tau: float | None = None) -> dict[str, Any]:
+    """The Advisor's design from training cells: :func:`cross_fit` (with ``folds`` capped at the problems), the
+    threshold used (``tau``, else the cross-fitted one) and the learning curve of the chosen design at training
+    sizes of 1/16 to all of a fold's training problems. The curve is drawn at the threshold used, or at 0 when that
+    is infinite (what speaking would have given)."""
+    p = len(successes)
+    folds = min(folds, p)
+    if folds < 2:
+        raise ValueError(f"cross-fitting the state model needs at least 2 training problems, got {p}")
+    design = cross_fit(blocks, successes, counts, none_index, candidates=candidates, folds=folds, level=level,
+                       seed=seed)
+    chosen = design["chosen"]
+    used = chosen["tau"] if tau is None else float(tau)
+    curve_tau = used if np.isfinite(used) else 0.0
+    per_fold = p - p // folds
+    sizes = sorted({max(2, per_fold // d) for d in (16, 8, 4, 2, 1)})
+    design["learning_curve"] = learning_curve(blocks, successes, counts, none_index,
+                                              features=chosen["features"].split("+"), lam=chosen["lam"],
+                                              tau=curve_tau, sizes=sizes, folds=folds, level=level, seed=seed)
+    design.update(learning_curve_tau=curve_tau, tau_used=used, tau_source="cross-fitted" if tau is None else "config")
+    return design
+
+
 def design_grid(candidates: Sequence[str]) -> list[tuple[str, ...]]:
     """``["words", "words+prior"]`` -> parsed feature sets, duplicates dropped."""
     from llm.bpa.state import parse_features

@@ -101,7 +101,7 @@ def fit_advisor_state(ctx: Context, rows: Sequence[FeedbackRow], problems: Seque
     """The state model from the template cells, its design chosen by cross-fitting (``state_model.npz``,
     ``design.json`` and the out-of-fold predictions ``held_out.npz`` in the training folder; reused if present)."""
     from llm.bpa.features import feature_blocks
-    from llm.bpa.learnability import combine, cross_fit, design_grid, learning_curve
+    from llm.bpa.learnability import choose_design, combine, design_grid
 
     path = ctx.train_dir / "state_model.npz"
     if path.exists():
@@ -114,21 +114,12 @@ def fit_advisor_state(ctx: Context, rows: Sequence[FeedbackRow], problems: Seque
     blocks = feature_blocks(ctx, trained, {k for c in candidates for k in c})
     none = ctx.catalogue.index(NONE_ID)
     s, n = rates.successes, rates.samples
-    folds = min(cfg.folds, len(trained))
-    if folds < 2:
-        raise ValueError(f"cross-fitting the state model needs at least 2 training problems, got {len(trained)}")
-    design = cross_fit(blocks, s, n, none, candidates=candidates, folds=folds, level=cfg.confidence, seed=cfg.seed)
+    design = choose_design(blocks, s, n, none, candidates=candidates, folds=cfg.folds, level=cfg.confidence,
+                           seed=cfg.seed, tau=cfg.tau)
     oof = design.pop("held_out")
     np.savez(ctx.train_dir / "held_out.npz", problem_ids=np.array(rates.problem_ids), mean=oof.mean, sd=oof.sd)
-    chosen = design["chosen"]
-    tau = chosen["tau"] if cfg.tau is None else float(cfg.tau)
+    chosen, tau = design["chosen"], design["tau_used"]
     feats = tuple(chosen["features"].split("+"))
-    fold_train = len(trained) - len(trained) // folds
-    sizes = sorted({max(2, fold_train // d) for d in (8, 4, 2, 1)})
-    design["learning_curve"] = learning_curve(blocks, s, n, none, features=feats, lam=chosen["lam"], tau=tau,
-                                              sizes=sizes, folds=folds, level=cfg.confidence, seed=cfg.seed)
-    design["tau_used"] = tau
-    design["tau_source"] = "cross-fitted" if cfg.tau is None else "config"
     model = fit_gain_model(combine(blocks, feats, len(trained)), s, n, none, features=feats, lam=chosen["lam"],
                            tau=tau, level=cfg.confidence)
     write_json_atomic(ctx.train_dir / "design.json", design)
