@@ -25,26 +25,29 @@ DEFAULTS = {"out": "runs/learnability", "task": "synthetic", "catalogue": "math"
 
 
 def main(argv=None) -> int:
-    args = build_parser("learnability.py", __doc__, DEFAULTS).parse_args(argv)
+    from persuasion.usage import UsageError, fail, output_folder
+
     try:
+        args = build_parser("learnability.py", __doc__, DEFAULTS).parse_args(argv)
+        out = output_folder(args.out, "--out", create=False)  # created by the run, once the config is valid
+    except UsageError as exc:
+        return fail(exc)
+    try:
+        from dataclasses import replace
+
         from llm.bpa.diagnose import run_learnability, summary_line
 
         cfg = config_from_args(args, DEFAULTS)
         if args.train_limit == 0:
-            from dataclasses import replace
-
             cfg = replace(cfg, train_limit=10**9)
         t0 = time.perf_counter()
-        result = run_learnability(cfg, Path(args.out))
-    except (ValueError, OSError, RuntimeError) as exc:
-        sys.stdout.flush()
-        sys.stderr.write(f"\nerror: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}\n")
-        return 2
-    print((Path(args.out) / "learnability.md").read_text())
+        result = run_learnability(cfg, out)
+    except (ValueError, OSError, RuntimeError) as exc:  # one line, as the other entry points
+        return fail(exc)
+    print((out / "learnability.md").read_text())
     print(summary_line(result))
-    print(f"wrote {args.out}/learnability.json, learnability.md, learnability.png in {time.perf_counter() - t0:.0f} s")
+    print(f"wrote {out}/learnability.json, learnability.md, learnability.png in {time.perf_counter() - t0:.0f} s")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

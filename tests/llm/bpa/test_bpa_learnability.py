@@ -92,3 +92,20 @@ def test_each_diagnostic_tells_grouped_from_unlearnable(diagnosed):
 def test_the_page_and_figure_are_written(diagnosed, tmp_path):
     text = __import__("llm.bpa.diagnose", fromlist=["x"]).learnability_markdown(diagnosed["grouped"])
     assert "item-specific headroom" in text and "Learning curve" in text
+
+
+def test_the_command_answers_bad_input_in_one_line(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "experiments" / "learnability.py"
+    spec = importlib.util.spec_from_file_location("learnability_cli", path)
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    (tmp_path / "file").write_text("x")
+    for argv, needle in ((["--out", str(tmp_path / "file" / "run")], "is a file"),
+                         (["--folds", "1", "--out", str(tmp_path / "r")], "folds must be >= 2"),
+                         (["--state-features", "magic", "--out", str(tmp_path / "r")], "state features")):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and needle in err[0]
