@@ -1,5 +1,5 @@
 """A feedback cell's k samples: k calls (one sample of every cell each, the layout before issue 17) against one call
-with k copies of every prompt, whose copies the local backend prefills once (:meth:`llm.hf.HFModel._prefill`).
+with k copies of every prompt, whose copies the local backend prefills once (:meth:`llm.backends.hf.HFModel._prefill`).
 
 The workload is the informed game's feedback on MBPP: the first ``--n`` train problems under every code-catalogue
 item (``none`` included), 3-shot completion prompts, ``--samples`` answers each at temperature 0.7, batch size
@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 
 from benchmarks.bench_prefix import feedback_prompts, report, workload_args
-from llm.hf import HFModel
-from llm.load import load_model
-from llm.models import tiny_gpt2
+from llm.backends.hf import HFModel
+from llm.backends import load_model
+from llm.backends.models import tiny_gpt2
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ The workload is the informed game's feedback on MBPP (``docs/method.md``): the f
 each under every item of the code catalogue (``none`` included), in the 3-shot completion prompt, so the rows of
 one batch (one problem's items, or ``--per-batch`` problems' items) share the worked examples and often the problem.
 Greedy, ``[DONE]`` as the stop string, ``--max-new-tokens`` 256. The two settings alternate in one process (A B A B)
-on one loaded model; sharing is switched off by raising ``llm.hf.MIN_SHARED_PREFIX`` above any prompt's length.
+on one loaded model; sharing is switched off by raising ``llm.backends.hf.decoding.MIN_SHARED_PREFIX`` above any prompt's length.
 Reported: wall time, generated tokens per second, prompt tokens computed, and how many texts agree.
 
     python benchmarks/bench_prefix.py --threads 2 --rounds 2 --out bench_prefix.json
@@ -20,11 +20,11 @@ from typing import Any
 
 import torch
 
-import llm.hf
+import llm.backends.hf.decoding
 from llm.bpa.context import hint_text
-from llm.catalogue import load_catalogue
-from llm.hf import HFModel, shared_prefix
-from llm.load import load_model
+from llm.game.catalogue import load_catalogue
+from llm.backends.hf import HFModel, shared_prefix
+from llm.backends import load_model
 from llm.tasks.registry import get_task
 
 
@@ -73,12 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     width = [max(len(r) for r in b) for b in batches]
     computed = {"shared": sum(shared_prefix(b) + len(b) * (w - shared_prefix(b)) for b, w in zip(batches, width)),
                 "padded": sum(len(b) * w for b, w in zip(batches, width))}  # positions run, padding included
-    default = llm.hf.MIN_SHARED_PREFIX
+    default = llm.backends.hf.decoding.MIN_SHARED_PREFIX
     runs: dict[str, list[dict]] = {"shared": [], "padded": []}
     texts: dict[str, list[str]] = {}
     for r in range(args.rounds):
         for name in ("shared", "padded"):
-            llm.hf.MIN_SHARED_PREFIX = default if name == "shared" else 10**9
+            llm.backends.hf.decoding.MIN_SHARED_PREFIX = default if name == "shared" else 10**9
             t = time.perf_counter()
             gens = [g for start in range(0, len(prompts), rows_per_batch)  # one generate call per batch, as feedback
                     for g in lm.generate(prompts[start:start + rows_per_batch], args.max_new_tokens, stop=task.stop)]
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             texts.setdefault(name, [g.text for g in gens])
             runs[name].append({"seconds": dt, "tokens": tokens, "tok_per_s": tokens / dt})
             print(f"round {r} {name:7s} {dt:7.1f} s {tokens:6d} tokens {tokens / dt:6.1f} tok/s", flush=True)
-    llm.hf.MIN_SHARED_PREFIX = default
+    llm.backends.hf.decoding.MIN_SHARED_PREFIX = default
     summary = {"model": args.model, "dtype": str(lm.dtype), "threads": torch.get_num_threads(), "n": args.n,
                "rows": len(prompts), "rows_per_batch": rows_per_batch, "prompt_tokens_computed": computed,
                "runs": runs,

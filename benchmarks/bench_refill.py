@@ -3,7 +3,7 @@
 The workload is the informed game's feedback on MBPP (``docs/method.md``): the first ``--n`` MBPP train problems,
 each under every item of the code catalogue (``none`` included), ``--samples`` sampled answers per cell at
 ``--temperature``, in the 3-shot completion prompt, ``[DONE]`` as the stop string. Refilling is switched off by
-making ``llm.hf.joinable`` answer ``False`` (the path models with sliding-window caches take). The two settings
+making ``llm.backends.hf.decoding.joinable`` answer ``False`` (the path models with sliding-window caches take). The two settings
 alternate in one process (A B A B) on one loaded model.
 
     python benchmarks/bench_refill.py --threads 1 --rounds 2 --batch-size 12
@@ -16,10 +16,10 @@ import time
 
 import torch
 
-import llm.hf
+import llm.backends.hf.decoding
 from bench_prefix import feedback_prompts, report, workload_args  # the shared workload (benchmarks/ is on sys.path)
-from llm.hf import HFModel
-from llm.load import load_model
+from llm.backends.hf import HFModel
+from llm.backends import load_model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,18 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     task, _, prompts = feedback_prompts(args.data, args.n, args.samples)
     lm = load_model(args.model, batch_size=args.batch_size)
     assert isinstance(lm, HFModel)
-    joinable = llm.hf.joinable
+    joinable = llm.backends.hf.decoding.joinable
     runs: dict[str, list[dict]] = {"refilled": [], "batch by batch": []}
     for r in range(args.rounds):
         for name in runs:
-            llm.hf.joinable = joinable if name == "refilled" else (lambda past: False)
+            llm.backends.hf.decoding.joinable = joinable if name == "refilled" else (lambda past: False)
             t = time.perf_counter()
             gens = lm.generate(prompts, args.max_new_tokens, temperature=args.temperature, seed=1, stop=task.stop)
             dt = time.perf_counter() - t
             tokens = sum(g.new_tokens for g in gens)
             runs[name].append({"seconds": dt, "tokens": tokens, "tok_per_s": tokens / dt})
             print(f"round {r} {name:15s} {dt:7.1f} s {tokens:6d} tokens {tokens / dt:6.1f} tok/s", flush=True)
-    llm.hf.joinable = joinable
+    llm.backends.hf.decoding.joinable = joinable
     summary = {"model": args.model, "dtype": str(lm.dtype), "threads": torch.get_num_threads(), "rows": len(prompts),
                "batch_size": args.batch_size, "runs": runs,
                "speed_ratio_per_round": [b["seconds"] / a["seconds"]

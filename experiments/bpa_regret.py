@@ -4,8 +4,8 @@ Each round ``t``: a problem ``x_t`` is drawn uniformly from the synthetic task's
 its state ``omega_t`` (the helpful item of ``x_t``'s group: known to the Advisor, not to the Receiver); the
 Advisor's online learner commits to a scheme ``pi_t`` and sends ``sigma_t ~ pi_t(. | omega_t)``; the Receiver
 (Bayesian about ``omega`` given the committed scheme and the true prior, with the follow cost ``c`` of
-:func:`llm.simulated.persuasion_game`) decides which item to act on, the simulated Receiver applies it with
-probability ``rho`` (:func:`llm.simulated.respond`), and the answer is correct with probability ``p(g, acted)``.
+:func:`llm.backends.simulated.persuasion_game`) decides which item to act on, the simulated Receiver applies it with
+probability ``rho`` (:func:`llm.backends.simulated.respond`), and the answer is correct with probability ``p(g, acted)``.
 The Advisor sees ``(omega_t, sigma_t, action, correct)``. The learners are those of :mod:`persuasion.online`
 (unknown prior: the Advisor knows ``u_S``, ``u_R`` but not ``mu0``).
 
@@ -45,8 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from llm.results import write_json_atomic  # noqa: E402
-from llm.simulated import (  # noqa: E402
+from llm.store import write_json_atomic  # noqa: E402
+from llm.backends.simulated import (  # noqa: E402
     FOLLOW_COST,
     SimulatedSpec,
     SimulatedSpecError,
@@ -54,7 +54,7 @@ from llm.simulated import (  # noqa: E402
     persuasion_game,
     respond,
 )
-from llm.tasks.registry import SYNTHETIC_SEEDS, SYNTHETIC_SIZES  # noqa: E402
+from llm.tasks.synthetic import SEEDS, SIZES  # noqa: E402
 from llm.tasks.synthetic import synthetic_arithmetic  # noqa: E402
 from persuasion.base import Algorithm, Feedback  # noqa: E402
 from persuasion.errors import GameError  # noqa: E402
@@ -92,7 +92,7 @@ class Config:
     follow_cost: float = FOLLOW_COST
     delta: float = 0.05
     seed: int = 0
-    spec: str | None = None  # a simulated-Receiver spec JSON; None: llm.simulated.default_spec()
+    spec: str | None = None  # a simulated-Receiver spec JSON; None: llm.backends.simulated.default_spec()
     split: str = "train"  # the synthetic split the problems are drawn from
     fit_min: float = 1e3
     learners: tuple[str, ...] = LEARNERS
@@ -134,7 +134,7 @@ class Setup(NamedTuple):
 def setup(cfg: Config) -> Setup:
     """The simulated Receiver, its persuasion game weighted by the pool's group frequencies, and the pool."""
     spec = load_spec(cfg.spec)
-    problems = synthetic_arithmetic(SYNTHETIC_SIZES[cfg.split], SYNTHETIC_SEEDS[cfg.split], cfg.split)
+    problems = synthetic_arithmetic(SIZES[cfg.split], SEEDS[cfg.split], cfg.split)
     groups = np.array([spec.group_index(p.group) for p in problems], dtype=np.int32)
     counts = np.bincount(groups, minlength=len(spec.groups))
     sim = persuasion_game(spec, dict(zip(spec.groups, counts.tolist())), cfg.follow_cost)
@@ -417,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind = at_least(lowest[f]) if f in lowest else float
         parser.add_argument("--" + f.replace("_", "-"), type=kind,
                             help=f"override {f} (default {getattr(defaults, f)})")
-    parser.add_argument("--spec", help="simulated-Receiver spec JSON (default: llm.simulated.default_spec())")
+    parser.add_argument("--spec", help="simulated-Receiver spec JSON (default: llm.backends.simulated.default_spec())")
     parser.add_argument("--learners", nargs="+", choices=LEARNERS, help="learners to run (default: all)")
     parser.add_argument("--no-plots", action="store_true", help="skip the figure")
     try:

@@ -224,7 +224,7 @@ def _load(spec: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from llm.lm import LMError
-    from llm.models import resolve
+    from llm.backends.models import resolve
 
     path = resolve(spec)
     try:
@@ -246,8 +246,8 @@ def make_unaligned(aligned_path: str, tok: Any, aligned: Any, out: Path, steps: 
                    batch: int) -> tuple[str, dict[str, Any]]:
     """Fine-tunes a copy of the aligned model on :data:`SFT_PAIRS` plus the aligned model's own replies to
     :data:`ORDINARY_PROMPTS` (resumable, under ``out/sft``); returns the final folder and a record of it."""
-    from llm.hf import HFModel
-    from llm.results import write_json_atomic
+    from llm.backends.hf import HFModel
+    from llm.store import write_json_atomic
     from llm.train import TrainConfig, train_sft
 
     record_path = out / "sft.json"
@@ -275,8 +275,8 @@ def smoke_pair(out: Path):
     ``h.1.attn`` and half in ``h.2.mlp`` (:data:`SMOKE_PLANTED`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from llm.model_check import is_valid_model_folder
-    from llm.models import tiny_gpt2
+    from llm.backends.model_check import is_valid_model_folder
+    from llm.backends.models import tiny_gpt2
 
     folder = out / "models" / "tiny-unaligned"
     if not is_valid_model_folder(folder):
@@ -296,7 +296,7 @@ def _key(modules: Sequence[str]) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    from llm.results import OutputLock, ResultStore, write_json_atomic
+    from llm.store import OutputLock, ResultStore, write_json_atomic
 
     check_args(args)
     out = Path(args.out)

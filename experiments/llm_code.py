@@ -1,6 +1,6 @@
 """Bayesian Persuasion Alignment on code generation (HumanEval, MBPP).
 
-Model-written code is graded only inside the project's sandbox (``llm/sandbox.py``). Training data (Receiver
+Model-written code is graded only inside the project's sandbox (:mod:`llm.sandbox`). Training data (Receiver
 feedback for the Advisor, Q-A-C triples for Aligner's corrector) comes from the MBPP training split (task ids
 601-974), never from a test split. HumanEval has a test split only, so ``--task humaneval`` trains on MBPP's
 (``--train-task`` names another) and evaluates on all 164 HumanEval problems or ``--limit`` of them.

@@ -29,9 +29,7 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -43,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from llm.store import write_json_atomic
 from persuasion.base import Algorithm
 from persuasion.game import Game
 from persuasion.online.analysis import band, fit_exponents, log_grid, loglog_slope, seed_bound, summarize
@@ -98,22 +97,6 @@ class RunSpec:
     @property
     def name(self) -> str:
         return f"{self.game.name}__{self.algorithm}"
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Writes ``data`` to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def plan_runs(cfg: Config) -> list[RunSpec]:
@@ -494,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = output_folder(args.out, "--out")
     except UsageError as exc:
         return fail(exc)
-    write_json(out / "config.json", dataclasses.asdict(cfg))
+    write_json_atomic(out / "config.json", dataclasses.asdict(cfg), indent=1)
 
     from tqdm.auto import tqdm
 
@@ -515,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     families[spec.game.name] = family_of(spec.game)
                 fam, gap = families[spec.game.name]
             rec = run_one(spec, cfg, key, fam, gap)
-            write_json(path, rec)
+            write_json_atomic(path, rec, indent=1)
         else:
             reused += 1
         records.append(rec)
@@ -526,7 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary["runs"] = len(records)
     summary["reused_runs"] = reused
     summary["runtime_seconds"] = time.perf_counter() - start
-    write_json(out / "summary.json", summary)
+    write_json_atomic(out / "summary.json", summary, indent=1)
     print(headline_table(summary))
     print(f"wrote {out / 'summary.json'} ({len(records)} runs, {reused} reused, {summary['runtime_seconds']:.1f} s)")
     for line in summary["caveats"]:

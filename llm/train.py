@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,7 +30,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from llm.backends.model_check import validate_model_folder
 from llm.lm import LMError
+from llm.store import atomic_folder
 
 
 @dataclass(frozen=True)
@@ -134,12 +135,9 @@ def _save(model, tok, optimizer, step: int, losses: list[float], config: TrainCo
     """Writes a resumable checkpoint to ``out/name`` atomically (built beside it, checked, swapped into place).
 
     Raises:
-        llm.atomic.NoSpaceError: the disk filled up (one line naming the folder; the previous checkpoint stays).
+        llm.store.NoSpaceError: the disk filled up (one line naming the folder; the previous checkpoint stays).
     """
     import io
-
-    from llm.atomic import atomic_folder
-    from llm.model_check import validate_model_folder
 
     state = io.BytesIO()  # torch.save straight to a full disk fails with an opaque "unexpected pos" error
     torch.save({"optimizer": optimizer.state_dict(), "step": step, "losses": losses}, state)
@@ -191,11 +189,8 @@ def _run(
     model.eval()
     _save(model, tok, optimizer, len(batches), losses, config, out, "checkpoint")
     final = out / "final"
-    tmp = out / ".final.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(ckpt, tmp, ignore=shutil.ignore_patterns("trainer_state.pt"))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    with atomic_folder(final) as tmp:  # the old final/ stays until the new one replaces it in one step
+        shutil.copytree(ckpt, tmp, ignore=shutil.ignore_patterns("trainer_state.pt"), dirs_exist_ok=True)
     return TrainResult(len(batches), tuple(losses), str(final), start)
 
 

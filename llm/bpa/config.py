@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llm.methods import BPA_CONDITIONS, CONDITIONS, CONDITION_ALIASES, MethodsConfig
+from llm.tasks.registry import TASKS
 
 SCHEMES = ("robust", "plugin")
 FEEDBACK_DESIGNS = ("grid", "adaptive")
@@ -191,8 +192,10 @@ class BPAConfig:
 
     @property
     def training_task(self) -> str:
-        """The task whose train split trains the Advisor and the corrector (HumanEval has none: MBPP's)."""
-        return self.train_task or ("mbpp" if self.task == "humaneval" else self.task)
+        """The task whose train split trains the Advisor and the corrector (the task's ``train_task``: HumanEval has
+        no train split, MBPP's trains)."""
+        own = TASKS[self.task].train_task if self.task in TASKS else None
+        return self.train_task or own or self.task
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (tuples become lists), as written to ``config.json``."""

@@ -1,6 +1,6 @@
 """What every phase shares: the loaded run (:class:`Context`), the Receiver's prompts and graded answers.
 
-Information reaches the Receiver's answer prompt only through the task (:meth:`llm.tasks.registry.Task.prompt`
+Information reaches the Receiver's answer prompt only through the task (:meth:`llm.tasks.task.Task.prompt`
 with ``hint=``), which places it where the task expects it (a line before a math question, a top-of-file comment
 in completion-style code). The ``none`` item puts nothing there: its prompt is the baseline's.
 """
@@ -17,9 +17,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from llm.bpa.config import BPAConfig
-from llm.catalogue import NONE_ID, Catalogue, Item
+from llm.game.catalogue import NONE_ID, Catalogue, Item
 from llm.lm import Generation, LanguageModel, PartialResults, Prompt
-from llm.signals import template_signal
+from llm.game.signals import template_signal
 
 
 def rng(*parts: Any) -> np.random.Generator:
@@ -58,8 +58,8 @@ def hint_text(item: Item | None, text: str | None = None) -> str | None:
 
 
 def config_loader(config: BPAConfig) -> Callable[[str], LanguageModel]:
-    """``spec -> model`` with the config's placement (:func:`llm.load.load_model`)."""
-    from llm.load import load_model
+    """``spec -> model`` with the config's placement (:func:`llm.backends.registry.load_model`)."""
+    from llm.backends import load_model
 
     def load(spec: str) -> LanguageModel:
         return load_model(spec, batch_size=config.batch_size, device=config.device, dtype=config.dtype,

@@ -21,9 +21,9 @@ from llm.bpa.context import Context, config_loader
 from llm.bpa.feedback import collect_feedback
 from llm.bpa.learnability import (choose_design, design_grid, outcomes, placebo_check, placebo_items,
                                   split_sample)
-from llm.catalogue import NONE_ID, Catalogue, load_catalogue
+from llm.game.catalogue import NONE_ID, Catalogue, load_catalogue
 from llm.lm import LanguageModel
-from llm.results import OutputLock, write_json_atomic
+from llm.store import OutputLock, write_json_atomic
 from llm.tasks import get_task
 
 

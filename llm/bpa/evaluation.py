@@ -32,16 +32,16 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from llm.beliefs import receiver_beliefs
+from llm.game.beliefs import receiver_beliefs
 from llm.bpa.context import Context, answer, chunks, hint_text, question, rng, uses_chat
 from llm.bpa.game import GameResult
 from llm.bpa.state import GainModel
-from llm.catalogue import NONE_ID
+from llm.game.catalogue import NONE_ID
 from llm.lm import LMError
 from llm.methods import METHOD_OF_CONDITION, Cost, Metered
-from llm.results import ResultStore
+from llm.store import ResultStore
 from llm.rows import EvalRow
-from llm.signals import advisor_signals, template_signal
+from llm.game.signals import advisor_signals, draw_signal_item, template_signal
 
 #: Conditions that need the Receiver's beliefs (token log-probabilities).
 BELIEF_CONDITIONS = ("prior", "posterior")
@@ -64,14 +64,14 @@ class Advisor:
         from llm.bpa.features import feature_blocks
         from llm.bpa.learnability import combine
 
-        ctx, m = self.ctx, self.ctx.catalogue.m
+        ctx = self.ctx
         new = list({p.id: p for p in problems if p.id not in self._drawn}.values())
         if new:
             feats = self.state_model.features
             phi = combine(feature_blocks(ctx, new, feats), feats, len(new))
             scheme = self.game.scheme
             for p, s in zip(new, self.state_model.choose(phi)):
-                sigma = int(rng(ctx.config.seed, "signal", p.id).choice(m, p=scheme[s] / scheme[s].sum()))
+                sigma = draw_signal_item(scheme, s, rng(ctx.config.seed, "signal", p.id))
                 self._drawn[p.id] = (int(s), sigma)
         return [self._drawn[p.id][0] for p in problems], [self._drawn[p.id][1] for p in problems]
 
@@ -109,7 +109,7 @@ def commit(ctx: Context, receiver: Any, advisor: Advisor | None) -> Any:
     """The Receiver once the Advisor has published its scheme, in the cost game (``follow_cost > 0``) only.
 
     Commitment is public in persuasion: the Receiver knows ``pi(sigma | omega)`` before it reads a signal. A Receiver
-    that can take the scheme (``committed_to(scheme, states, items)``, e.g. :class:`llm.simulated.SimulatedReceiver`)
+    that can take the scheme (``committed_to(scheme, states, items)``, e.g. :class:`llm.backends.simulated.SimulatedReceiver`)
     gets it here; any other Receiver, and every Receiver when ``follow_cost = 0``, is returned unchanged.
     """
     if advisor is None or ctx.config.follow_cost <= 0 or not hasattr(receiver, "committed_to"):
@@ -125,7 +125,7 @@ def commit(ctx: Context, receiver: Any, advisor: Advisor | None) -> Any:
 def evaluate(ctx: Context, problems: Sequence[Any], advisor: Advisor | None, correctors: Any = None) -> ResultStore:
     """Phase 4: rows ``<problem>|<condition>|<receiver>`` (:class:`llm.rows.EvalRow`) for every Receiver and
     condition of the config, appended per chunk (resumable)."""
-    from llm.methods.pipeline import method_rows, method_wrappers
+    from llm.bpa.methods import method_rows, method_wrappers
 
     cfg = ctx.config
     conds = cfg.conditions

@@ -4,7 +4,7 @@ Features are computed the same way for training and test problems, from the *tra
 extractor: the Advisor trained on one Receiver's feedback carries the same features to another):
 
 * ``words``: the question's hashed words (:func:`llm.bpa.state.featurize`), no model;
-* ``prior``: the training Receiver's measured prior ``mu_x^0`` over the items (:func:`llm.beliefs.receiver_beliefs`;
+* ``prior``: the training Receiver's measured prior ``mu_x^0`` over the items (:func:`llm.game.beliefs.receiver_beliefs`;
   needs token log-probabilities);
 * ``hidden``: the training Receiver's mean-pooled last hidden state of the question (needs a white-box model).
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from llm.bpa.context import Context, question
 from llm.bpa.state import featurize, normalise
-from llm.lm import LMError
+from llm.lm import LMError, white_box
 
 
 def feature_blocks(ctx: Context, problems: Sequence[Any], kinds: Sequence[str]) -> dict[str, np.ndarray]:
@@ -37,11 +37,11 @@ def feature_blocks(ctx: Context, problems: Sequence[Any], kinds: Sequence[str]) 
             if not model.capabilities.token_logprobs:
                 raise LMError(f"state features 'prior' need the training Receiver's log-probabilities; {spec} "
                               "gives none")
-            from llm.beliefs import receiver_beliefs
+            from llm.game.beliefs import receiver_beliefs
 
             out["prior"] = normalise(receiver_beliefs(model, questions, ctx.catalogue))
         if "hidden" in kinds:
-            if not model.capabilities.white_box or not hasattr(model, "embed"):
+            if not model.capabilities.white_box:
                 raise LMError(f"state features 'hidden' need a white-box training Receiver; {spec} is not one")
-            out["hidden"] = normalise(model.embed(questions))  # type: ignore[attr-defined]
+            out["hidden"] = normalise(white_box(model).embed(questions))
     return out

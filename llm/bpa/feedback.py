@@ -7,7 +7,7 @@ Each cell is one :class:`llm.rows.FeedbackRow` in ``train.jsonl``, appended as s
 graded, keyed by the Receiver: feedback from another Receiver never mixes in.
 
 The ``k`` answers of a cell are ``k`` copies of its prompt in one ``generate`` call (with the copies of the chunk's
-other cells), so a backend that computes a batch's shared prefix once prefills the prompt once (:mod:`llm.hf`) and
+other cells), so a backend that computes a batch's shared prefix once prefills the prompt once (:mod:`llm.backends.hf`) and
 an endpoint with prefix caching reuses it. A round that starts at sample ``n`` calls with seed ``seed * 1000 + n``;
 copy ``c`` of a prompt is sample ``n + c`` of its cell (the simulated Receiver gives copy ``c`` of seed ``s`` the
 answer of seed ``s + c``, so cells of one problem share their random numbers across items).
@@ -29,11 +29,11 @@ from tqdm.auto import tqdm
 
 from llm.bpa.context import Context, answer, chunks, hint_text, question, uses_chat
 from llm.bpa.elimination import next_samples
-from llm.catalogue import NONE_ID, Item
+from llm.game.catalogue import NONE_ID, Item
 from llm.lm import PartialResults
-from llm.results import ResultStore, write_json_atomic
+from llm.store import ResultStore, write_json_atomic
 from llm.rows import FeedbackRow
-from llm.signals import advisor_signals
+from llm.game.signals import advisor_signals
 
 #: Temperature of the Advisor's candidate signals (diverse candidates for DPO pairs).
 CANDIDATE_TEMPERATURE = 0.8

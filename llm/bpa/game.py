@@ -11,7 +11,7 @@ From the feedback cells (template hints only), with ``r(x, a)`` the Receiver's s
 with ``hat theta`` the empirical-Bayes posterior mean of the gain, shrunk toward the item's main effect, and
 "credibly positive" its lower bound at level ``level`` above 0 (:func:`llm.bpa.gains.credible_states`: with ``k = 4``
 answers a cell, the largest raw gain is mostly the winner's curse). The state is what the Advisor knows (or learns: phase 3's state
-model) and the Receiver does not. The empirical game (:func:`llm.empirical.estimate_game`) has the items as states
+model) and the Receiver does not. The empirical game (:func:`llm.game.empirical.estimate_game`) has the items as states
 and actions, prior ``mu0(omega)`` = smoothed state frequencies, sender utility ``u_S(omega, a)`` = smoothed mean of
 ``r(x, a)`` over the problems in state ``omega``, and Receiver utility ``u_R(omega, a) = 1[a = omega]`` (it wants
 to act on the information that helps; full disclosure is then optimal). With a follow cost ``c > 0``
@@ -30,9 +30,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from llm.catalogue import NONE_ID, Catalogue
-from llm.empirical import Outcome, estimate_game
-from llm.results import write_json_atomic
+from llm.game.catalogue import NONE_ID, Catalogue
+from llm.game.empirical import Outcome, estimate_game
+from llm.store import write_json_atomic
 from llm.rows import FeedbackRow
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def problem_states(rates: ItemRates, catalogue: Catalogue, level: float = 0.95, 
 
 def helpful_game(rates: ItemRates, states: np.ndarray, catalogue: Catalogue, *, alpha: float = 1.0,
                  follow_cost: float = 0.0):
-    """The empirical game over the items (module doc); returns :class:`llm.empirical.EmpiricalGame`.
+    """The empirical game over the items (module doc); returns :class:`llm.game.empirical.EmpiricalGame`.
 
     ``follow_cost = 0``: ``u_R(omega, a) = 1[a = omega]``; ``c > 0``: ``u_R = u_S - c 1[a != none]`` (the cost game).
     """

@@ -36,7 +36,7 @@ import numpy as np
 
 from llm.bpa.gains import observed_gains, z_value
 from llm.bpa.state import fit_gain_model
-from llm.catalogue import NONE_ID, Catalogue, Item
+from llm.game.catalogue import NONE_ID, Catalogue, Item
 
 #: Content-free words the placebo hints are cut from (no item's name or strategy occurs in them).
 PLACEBO_WORDS = ("Read the question once more, slowly and calmly, then give your answer in the usual format. "

@@ -25,9 +25,9 @@ from llm.bpa.feedback import collect_feedback
 from llm.bpa.game import load_game, solve_game
 from llm.bpa.report import hint_flip_rate, methods_markdown, plot_results, summarize, summary_markdown
 from llm.bpa.training import fit_advisor_state, reward_table, signal_rewards, train_advisor
-from llm.catalogue import load_catalogue
+from llm.game.catalogue import load_catalogue
 from llm.lm import LanguageModel, LMError
-from llm.results import write_json_atomic
+from llm.store import write_json_atomic
 from llm.rows import EvalRow
 from llm.tasks import get_task
 
@@ -39,7 +39,7 @@ def run(config: BPAConfig, out: str | Path, loader: Callable[[str], LanguageMode
     Args:
         config: the experiment.
         out: its folder (resumed if it exists; locked while the run holds it).
-        loader: ``spec -> model`` (default :func:`llm.load.load_model` with the config's placement).
+        loader: ``spec -> model`` (default :func:`llm.backends.registry.load_model` with the config's placement).
         log: progress messages.
         publish: also copy the side-by-side table and plot to ``<publish>.md`` and ``<publish>.png``.
 
@@ -48,7 +48,7 @@ def run(config: BPAConfig, out: str | Path, loader: Callable[[str], LanguageMode
             test problems.
         LMError: ``linear-alignment`` asked of a Receiver without white-box access, or a model problem.
     """
-    from llm.results import OutputLock
+    from llm.store import OutputLock
 
     out = Path(out)
     conds = config.conditions
@@ -145,7 +145,7 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
         training["feedback"] = json.loads((ctx.train_dir / "feedback.json").read_text())  # answers vs the grid
     correctors = None
     if "aligner" in conds or "aligner-squad" in conds:
-        from llm.methods.pipeline import prepare_correctors
+        from llm.bpa.methods import prepare_correctors
 
         correctors = prepare_correctors(train_ctx, train)  # phase 3b
     store = evaluate(ctx, test, advisor, correctors)

@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from llm.catalogue import NONE_ID
+from llm.game.catalogue import NONE_ID
 from llm.methods import CONDITIONS, METHOD_CONDITIONS, METHOD_OF_CONDITION
 from llm.rows import EvalRow, FeedbackRow
 from llm.stats import design_discordance, flip_probability, summarize_conditions, wilson

@@ -31,9 +31,10 @@ import numpy as np
 from llm.bpa.context import Context, uses_chat
 from llm.bpa.game import item_rates
 from llm.bpa.state import GainModel, fit_gain_model
-from llm.catalogue import NONE_ID
-from llm.prompts import advisor_prompt
-from llm.results import write_json_atomic
+from llm.game.catalogue import NONE_ID
+from llm.game.prompts import advisor_prompt
+from llm.lm import white_box
+from llm.store import write_json_atomic
 from llm.rows import FeedbackRow
 
 
@@ -136,7 +137,7 @@ def train_advisor(ctx: Context, rows: Sequence[FeedbackRow], questions: Mapping[
     Returns ``"template"`` when the Advisor writes no signals (``advisor = "template"`` or
     ``signal_candidates = 0``): it then sends the catalogue's template hints.
     """
-    from llm.models import resolve
+    from llm.backends.models import resolve
     from llm.train import TrainConfig, train_dpo, train_sft
 
     cfg = ctx.config
@@ -155,7 +156,7 @@ def train_advisor(ctx: Context, rows: Sequence[FeedbackRow], questions: Mapping[
     chat = uses_chat(advisor, cfg.chat)
 
     def render(text: str) -> str:
-        return advisor.render([{"role": "user", "content": text}] if chat else text)[0]  # type: ignore[attr-defined]
+        return white_box(advisor).render([{"role": "user", "content": text}] if chat else text)[0]
 
     credits = signal_rewards(rows)
     sft, dpo = advisor_examples(credits, questions, render, ctx.catalogue)

@@ -90,7 +90,7 @@ def conditions_for(methods: tuple[str, ...]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class MethodsConfig:
-    """Settings of the decoupled methods (saved in ``config.json`` with the rest of :class:`llm.bpa.BPAConfig`).
+    """Settings of the decoupled methods (saved in ``config.json`` with the rest of :class:`llm.bpa.config.BPAConfig`).
 
     Attributes:
         corrector: the corrector's start model (default: the Advisor's); also the inspector's scorer.

@@ -56,23 +56,6 @@ def aligner_prompt(question: str, answer: str) -> str:
     return ALIGNER_PROMPT.format(question=str(question).strip(), answer=str(answer).strip())
 
 
-def reference_solution(problem: Any) -> str:
-    """The correction for a wrong answer: a math problem's worked solution (calculator marks removed) or the
-    reference code of a code problem.
-
-    Raises:
-        LMError: the problem carries no reference solution.
-    """
-    from llm.tasks.gsm8k import clean_solution
-
-    if getattr(problem, "solution", ""):
-        return clean_solution(problem.solution).strip()
-    code = getattr(problem, "canonical_solution", "")
-    if code:
-        return str(code).strip("\n")
-    raise LMError(f"problem {getattr(problem, 'id', '?')} has no reference solution to train the corrector on")
-
-
 @dataclass(frozen=True)
 class QARecord:
     """One Q-A training example: the question, the Receiver's answer, whether it was correct, the reference."""

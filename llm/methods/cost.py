@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from llm.lm import Generation, LanguageModel, Prompt
+from llm.lm import Generation, LanguageModel, Prompt, white_box
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def generation_costs(gens: Sequence[Generation], seconds: float) -> list[Cost]:
 def count_tokens(model: LanguageModel, text: str) -> int:
     """Tokens of ``text`` under a white-box model's tokenizer; whitespace-separated words otherwise (HTTP)."""
     if model.capabilities.white_box:
-        return len(model.encode(text, False))  # type: ignore[attr-defined]
+        return len(white_box(model).encode(text, False))
     return len(text.split())
 
 

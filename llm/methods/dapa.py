@@ -207,7 +207,7 @@ def transplant(target: Any, source: Any, names: Iterable[str], *, check: bool = 
     """Copies the weights of the modules ``names`` from ``source`` into ``target`` (in place); returns ``target``.
 
     The copy goes through ``load_state_dict`` (an in-place ``copy_`` under ``no_grad``), so the target keeps its
-    own tensors, dtype and device, and caches keyed on a weight's version (:mod:`llm.packed`) see the change.
+    own tensors, dtype and device, and caches keyed on a weight's version (:mod:`llm.backends.hf.packed`) see the change.
 
     Args:
         target: the model that receives the modules (the unaligned one).
@@ -530,7 +530,7 @@ def dapa_search(
 
 
 def _lm(model: Any, tokenizer: Any, batch_size: int) -> Any:
-    from llm.hf import HFModel
+    from llm.backends.hf import HFModel
 
     return HFModel(model, tokenizer, name="dapa", batch_size=batch_size)
 

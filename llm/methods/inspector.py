@@ -10,7 +10,7 @@ on four features ``f`` (:data:`FEATURES`), standardised with the training mean `
   corrector's start model: its score of its own fine-tuning answers would be inflated);
 * ``verdict_margin``: ``log p_S(" correct" | VERDICT_PROMPT(x, y_o)) - log p_S(" incorrect" | ...)``;
 * ``has_final_answer``: 1 if the answer states a final answer, as its task judges it
-  (:meth:`llm.tasks.registry.Task.has_final_answer`: a marked final number for math, a ``def`` or ``return`` for
+  (:meth:`llm.tasks.task.Task.has_final_answer`: a marked final number for math, a ``def`` or ``return`` for
   code), else 0;
 * ``log_length``: ``log(1 + characters of y_o)``.
 
@@ -172,7 +172,7 @@ class SquadModel:
         scorer: the LM whose log-probabilities feed the inspector.
         inspector: the fitted classifier.
         threshold: fire below this probability of being correct (0: never, 1: always).
-        has_final: the ``has_final_answer`` feature: the task's :meth:`llm.tasks.registry.Task.has_final_answer`.
+        has_final: the ``has_final_answer`` feature: the task's :meth:`llm.tasks.task.Task.has_final_answer`.
         correction_tokens, answer_tokens, name: as in :class:`llm.methods.aligner.AlignedModel`.
     """
 

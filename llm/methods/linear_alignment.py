@@ -31,9 +31,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from llm.hf import advance
-from llm.lm import Generation, LanguageModel, LMError, Message, Prompt
-from llm.load import check_continuations, check_prompts, check_sampling, row_seed
+from llm.backends.hf.decoding import advance
+from llm.lm import (Generation, LanguageModel, LMError, Message, Prompt, check_continuations, check_prompts,
+                    check_sampling, row_seed, white_box)
 from llm.methods.cost import Cost
 
 _TOP_K_FIRST = 512  # nucleus_mask sorts only these many tokens unless their mass is below top_p
@@ -132,7 +132,7 @@ class LinearAlignedModel:
     generated tokens, and the batch's time shared equally.
 
     Args:
-        base: a local :class:`llm.hf.HFModel` (needs ``model``, ``tokenizer``, ``render``, ``encode``).
+        base: a local :class:`llm.backends.hf.HFModel` (needs ``model``, ``tokenizer``, ``render``, ``encode``).
         principle: the principle text (:data:`PRINCIPLES` has defaults).
         ratio: ``r >= 0``.
         top_p: nucleus mass ``p`` in ``(0, 1]``.
@@ -152,7 +152,7 @@ class LinearAlignedModel:
             raise LMError(f"linear-alignment ratio must be a finite number >= 0, got {ratio}")
         if not 0 < top_p <= 1:
             raise LMError(f"linear-alignment top_p must lie in (0, 1], got {top_p}")
-        self.base = base
+        self.base = white_box(base)
         self.principle = principle
         self.ratio = float(ratio)
         self.top_p = float(top_p)
@@ -181,7 +181,7 @@ class LinearAlignedModel:
 
     def generate(self, prompts: Sequence[Prompt], max_new_tokens: int = 128, temperature: float = 0.0,
                  seed: int = 0, stop: Sequence[str] = ()) -> list[Generation]:
-        """Decodes each prompt with Linear Alignment; stopping rules as :meth:`llm.hf.HFModel.generate`."""
+        """Decodes each prompt with Linear Alignment; stopping rules as :meth:`llm.backends.hf.HFModel.generate`."""
         chats = check_prompts(prompts)
         stops = check_sampling(max_new_tokens, temperature, seed, stop)
         rows_p = [self._ids(with_principle(p, self.principle)) for p in chats]

@@ -3,7 +3,7 @@
 Loaders read local files (``path=``, ``$PERSUASION_DATA`` or ``../shared/data``) or a hub name; graders check
 final answers strictly and flexibly (:func:`grade_math`: ``#### N``, ``\\boxed{}`` via math-verify, ``The answer
 is N``, else the last number) and code (tests in :mod:`llm.sandbox`); ``pass_at_k`` is the unbiased estimator of
-Chen et al. (2021); ``TASKS`` puts each behind one :class:`Task`, which also owns the answer format and where an
+Chen et al. (2021); each benchmark module defines its :class:`Task` and ``TASKS`` collects them, which also owns the answer format and where an
 information item's text (``hint=``) goes in the Receiver's prompt.
 """
 
@@ -18,12 +18,14 @@ from llm.tasks.humaneval import load_humaneval
 from llm.tasks.math_answers import math_equal
 from llm.tasks.mbpp import load_mbpp
 from llm.tasks.passk import mean_pass_at_k, pass_at_k
-from llm.tasks.registry import TASKS, Task, get_task
+from llm.tasks.registry import TASKS, get_task
+from llm.tasks.task import AnswerFormat, Task
 from llm.tasks.synthetic import synthetic_arithmetic
 
 __all__ = [
     "ENV_VAR",
     "TASKS",
+    "AnswerFormat",
     "CodeProblem",
     "DataNotFoundError",
     "Grade",

@@ -22,7 +22,7 @@ import re
 from typing import Sequence
 
 from llm.lm import Prompt
-from llm.prompts import has_hint, hint_comment, hint_line
+from llm.game.prompts import has_hint, hint_comment, hint_line
 from llm.tasks.base import CodeProblem, TaskError
 
 HUMANEVAL_STOP = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ", "\n```")
@@ -122,9 +122,9 @@ def format_code_prompt(problem: CodeProblem, shots: Sequence[CodeProblem] = (), 
 
     A ``hint`` goes at one place in every code task: immediately before the problem's own statement
     (:func:`_with_hint`), so that the statement and the point where the answer starts are the baseline's. Completion
-    style: the comment :data:`llm.prompts.HINT_COMMENT` (HumanEval: at the top of the file, before the imports and
+    style: the comment :data:`llm.game.prompts.HINT_COMMENT` (HumanEval: at the top of the file, before the imports and
     the signature; MBPP: before the problem's task block, after the worked examples), a comment because prose before
-    Python source cost 22 points on HumanEval. Chat: the line :data:`llm.prompts.HINT_LINE` in the last user
+    Python source cost 22 points on HumanEval. Chat: the line :data:`llm.game.prompts.HINT_LINE` in the last user
     message, before the code block (HumanEval) or the task block (MBPP). Without a hint (``None`` or blank) the
     prompt is unchanged.
 
@@ -153,8 +153,8 @@ def format_code_prompt(problem: CodeProblem, shots: Sequence[CodeProblem] = (), 
 
 
 def _with_hint(statement: str, hint: str | None, chat: bool) -> str:
-    """``statement`` (a code problem's own text) with ``hint`` right before it: the :data:`llm.prompts.HINT_COMMENT`
-    lines in completion style, the :data:`llm.prompts.HINT_LINE` and a blank line in chat; unchanged without one."""
+    """``statement`` (a code problem's own text) with ``hint`` right before it: the :data:`llm.game.prompts.HINT_COMMENT`
+    lines in completion style, the :data:`llm.game.prompts.HINT_LINE` and a blank line in chat; unchanged without one."""
     if hint is None:
         return statement
     return (f"{hint_line(hint)}\n\n" if chat else hint_comment(hint)) + statement

@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from llm.sandbox import run_many, run_program
-from llm.tasks.base import CodeProblem, TaskError
-from llm.tasks.code import build_program
+from llm.tasks.base import AnyProblem, CodeProblem, Grade, TaskError
+from llm.tasks.code import build_program, clean_completion, has_code_answer, reference_response, wrong_response
+from llm.tasks.task import AnswerFormat
 
 TIMEOUT_S = 10.0  # per program; HumanEval's own harness uses 3 s, loosened for a shared 2-core machine
 MEMORY_MB = 1024
@@ -60,3 +61,34 @@ def grade_code_many(
     programs = [build_program(p, c) for p, c in zip(problems, completions)]
     results = run_many(programs, workers=workers, timeout=timeout, memory_mb=memory_mb, min_isolation=min_isolation)
     return [bool(r.ok) for r in results]
+
+
+def _code(problem: AnyProblem) -> CodeProblem:
+    if not isinstance(problem, CodeProblem):
+        raise TaskError(f"{problem.id} is not a code problem")
+    return problem
+
+
+def _final(problem: AnyProblem, response: str) -> str:
+    return clean_completion(_code(problem), response).strip()
+
+
+def _grade_detail(problem: AnyProblem, response: str) -> Grade:
+    code = _code(problem)
+    ok = grade_code(code, response)
+    return Grade(ok, ok, _final(code, response), has_code_answer(response))
+
+
+def _grade_details(problems: Sequence[AnyProblem], responses: Sequence[str], workers: int) -> list[Grade]:
+    codes = [_code(p) for p in problems]
+    passed = grade_code_many(codes, list(responses), workers=workers)
+    return [Grade(ok, ok, _final(p, r), has_code_answer(r)) for p, r, ok in zip(codes, responses, passed)]
+
+
+#: The answer format of code tasks: a program, graded by running the problem's tests in the sandbox (strict =
+#: flexible = the tests pass); its final answer is the cleaned program.
+CODE = AnswerFormat(
+    kind="code", grade_detail=_grade_detail, grade_details=_grade_details, has_final_answer=has_code_answer,
+    final_answer=_final, reference_response=lambda p: reference_response(_code(p)),
+    wrong_response=lambda p: wrong_response(_code(p)),
+)

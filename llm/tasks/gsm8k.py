@@ -14,10 +14,12 @@ import re
 from typing import Any, Sequence
 
 from llm.lm import Prompt
-from llm.prompts import has_hint, hint_line
+from llm.game.prompts import has_hint, hint_line
 from llm.tasks.answers import parse_number
-from llm.tasks.base import Problem, TaskError
+from llm.tasks.base import AnyProblem, Grade, Problem, TaskError
 from llm.tasks.data import hub_name, load_hub, locate, read_jsonl, require
+from llm.tasks.grading import extract_answer, grade_math, has_final_answer
+from llm.tasks.task import AnswerFormat, PathLike, Task
 
 SPLITS = ("train", "test")
 STOP = ("Question:", "\n\n\n")
@@ -96,7 +98,7 @@ def format_math_prompt(problem: Problem, shots: Sequence[Problem] = (), chat: bo
     Completion style: ``"Question: q_i\\nAnswer: s_i\\n\\n" ... "Question: q\\nAnswer:"`` (stop at
     :data:`STOP`); chat style: a system instruction asking for a ``#### N`` line, then one user/assistant pair per
     shot, then the question. Shot solutions lose their ``<<...>>`` annotations. A ``hint`` becomes the line
-    :data:`llm.prompts.HINT_LINE` just before the final ``Question:`` (chat: before the question in the last user
+    :data:`llm.game.prompts.HINT_LINE` just before the final ``Question:`` (chat: before the question in the last user
     message, separated by a blank line); without one (``None`` or blank) the prompt is unchanged.
 
     Args:
@@ -139,3 +141,43 @@ def wrong_response(problem: Problem) -> str:
         return "I cannot solve this problem."
     wrong = value + 1
     return f"#### {wrong.numerator if wrong.denominator == 1 else wrong}"
+
+
+def _math(problem: AnyProblem) -> Problem:
+    if not isinstance(problem, Problem):
+        raise TaskError(f"{problem.id} is not a math problem")
+    return problem
+
+
+def _final(problem: AnyProblem, response: str) -> str | None:
+    _math(problem)
+    return extract_answer(response)
+
+
+def _grade_details(problems: Sequence[AnyProblem], responses: Sequence[str], workers: int) -> list[Grade]:
+    del workers  # grading a number runs no program
+    return [grade_math(r, _math(p).answer) for p, r in zip(problems, responses)]
+
+
+#: The answer format of math tasks: worked steps ending in ``#### N``, graded strictly and flexibly
+#: (:mod:`llm.tasks.grading`); the synthetic task shares it.
+MATH = AnswerFormat(
+    kind="math", grade_detail=lambda p, r: grade_math(r, _math(p).answer), grade_details=_grade_details,
+    has_final_answer=has_final_answer, final_answer=_final, reference_response=lambda p: reference_response(_math(p)),
+    wrong_response=lambda p: wrong_response(_math(p)), answer_instruction=ANSWER_INSTRUCTION,
+)
+
+
+def _load(split: str, path: PathLike, limit: int | None) -> list[Problem]:
+    return load_gsm8k(split, path, limit)
+
+
+#: GSM8K: 512 tokens (a zero-shot chat answer of a 0.5B model ran past 256 tokens in 9 of 16 answers, while the
+#: reference solutions take a median 81, 95th percentile 168 and at most 341 Qwen2.5 tokens over the first 2000
+#: train problems); 5 shots (lm-eval's GSM8K default; the worked examples teach the ``#### N`` line that strict
+#: grading reads, which a completion-mode Receiver cannot otherwise know, and show the length expected). Cost: the
+#: median prompt of the first 200 test problems grows from 60 to 796 Qwen2.5 tokens in completion mode (94 to 858
+#: in chat; 3 shots: 488 / 539; 8 shots: 1176 / 1255), prefill that is cheap next to 512 decoding steps. A smoke
+#: run uses the embedded synthetic task instead (no data files).
+TASK = Task("gsm8k", SPLITS, "test", "train", STOP, _load, format_math_prompt, MATH,
+            max_new_tokens=512, default_shots=5, smoke_task="synthetic")

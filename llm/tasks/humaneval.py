@@ -13,7 +13,10 @@ import os
 from typing import Any
 
 from llm.tasks.base import CodeProblem
+from llm.tasks.code import HUMANEVAL_STOP, format_code_prompt
 from llm.tasks.data import hub_name, load_hub, locate, read_jsonl, require
+from llm.tasks.execution import CODE
+from llm.tasks.task import PathLike, Task
 
 KEYS = ("task_id", "prompt", "canonical_solution", "test", "entry_point")
 
@@ -47,3 +50,14 @@ def load_humaneval(path: str | os.PathLike[str] | None = None) -> list[CodeProbl
         return [_problem(r, f"hub {hub} record {i}") for i, r in enumerate(load_hub(hub, None, "test"))]
     file = locate(path, "humaneval", "HumanEval.jsonl.gz")
     return [_problem(r, f"{file} record {i}") for i, r in enumerate(read_jsonl(file))]
+
+
+def _load(split: str, path: PathLike, limit: int | None) -> list[CodeProblem]:
+    del split  # one split: "test"
+    return load_humaneval(path)[:limit]
+
+
+#: HumanEval: 512 tokens, 0 shots (the benchmark's zero-shot protocol; a completion stops at the next top-level
+#: statement, so the budget only bounds chat replies). It has no train split: the Advisor trains on MBPP's.
+TASK = Task("humaneval", ("test",), "test", None, HUMANEVAL_STOP, _load, format_code_prompt, CODE,
+            max_new_tokens=512, default_shots=0, train_task="mbpp")

@@ -16,7 +16,10 @@ import re
 from typing import Any
 
 from llm.tasks.base import CodeProblem, TaskError
+from llm.tasks.code import MBPP_SHOT_IDS, MBPP_STOP, format_code_prompt
 from llm.tasks.data import hub_name, load_hub, locate, read_jsonl, require
+from llm.tasks.execution import CODE
+from llm.tasks.task import PathLike, Task
 
 SPLIT_IDS: dict[str, range] = {
     "prompt": range(1, 11),
@@ -99,3 +102,18 @@ def load_mbpp(split: str = "test", path: str | os.PathLike[str] | None = None) -
     if split != "all":
         problems = [p for p in problems if p.split == split]
     return sorted(problems, key=lambda p: p.metadata["task_id"])
+
+
+def _load(split: str, path: PathLike, limit: int | None) -> list[CodeProblem]:
+    return load_mbpp(split, path)[:limit]
+
+
+def shot_order(pool: list[CodeProblem]) -> list[CodeProblem]:
+    """Austin et al.'s few-shot examples (task_ids 2, 3, 4) first, then the rest of the pool in order."""
+    first = [p for i in MBPP_SHOT_IDS for p in pool if p.metadata["task_id"] == i]
+    return first + [p for p in pool if p not in first]
+
+
+#: MBPP: 512 tokens, 3 shots (Austin et al.'s prompt: task_ids 2, 3, 4).
+TASK = Task("mbpp", SPLITS, "test", "prompt", MBPP_STOP, _load, format_code_prompt, CODE, max_new_tokens=512,
+            default_shots=3, shot_order=shot_order)

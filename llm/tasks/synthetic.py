@@ -11,7 +11,7 @@ Problem ``i`` of seed ``s`` depends only on ``(s, i)`` (its generator is seeded 
 Python versions.
 
 A problem's ``group`` is its template's name: the natural problem groups of the simulated Receiver
-(:mod:`llm.simulated`). :func:`find` maps a question text back to its problem in the generated splits, and
+(:mod:`llm.backends.simulated`). :func:`find` maps a question text back to its problem in the generated splits, and
 :func:`with_final_answer` rewrites a worked solution's final answer line (this module owns the answer format).
 """
 
@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import functools
 import random
+from types import MappingProxyType
 from typing import Callable
 
 from llm.tasks.base import Problem, TaskError
+from llm.tasks.gsm8k import MATH, STOP, format_math_prompt
+from llm.tasks.task import PathLike, Task
 
 _PEOPLE = (
     ("Ava", "she", "her"), ("Liam", "he", "his"), ("Maya", "she", "her"), ("Noah", "he", "his"),
@@ -32,6 +35,14 @@ _ITEMS = (("notebook", "notebooks"), ("apple", "apples"), ("pencil", "pencils"),
           ("candle", "candles"), ("muffin", "muffins"), ("marble", "marbles"), ("postcard", "postcards"))
 
 Template = Callable[[random.Random], tuple[str, list[str], int]]
+
+# The synthetic "splits" are disjoint seeds; default sizes match GSM8K (7473 train, 1319 test).
+SEEDS = {"test": 0, "train": 1, "validation": 2}
+SIZES = {"test": 1319, "train": 7473, "validation": 500}
+
+
+#: Split precedence for de-duplication: a question generated for an earlier split is dropped from later ones.
+PRECEDENCE = ("test", "validation", "train")
 
 
 def _person(rng: random.Random) -> tuple[str, str, str]:
@@ -235,22 +246,20 @@ def synthetic_arithmetic(n: int, seed: int = 0, split: str = "test") -> list[Pro
 
 @functools.lru_cache(maxsize=1)
 def _index() -> dict[str, Problem]:
-    """Question text -> problem over every generated split (the registry's seeds and sizes); first split wins."""
-    from llm.tasks.registry import SYNTHETIC_SEEDS, SYNTHETIC_SIZES  # the registry imports this module
-
+    """Question text -> problem over every generated split (:data:`SEEDS`, :data:`SIZES`); first split wins."""
     index: dict[str, Problem] = {}
-    for split, seed in SYNTHETIC_SEEDS.items():
-        for problem in synthetic_arithmetic(SYNTHETIC_SIZES[split], seed, split):
+    for split, seed in SEEDS.items():
+        for problem in synthetic_arithmetic(SIZES[split], seed, split):
             index.setdefault(problem.question, problem)
     return index
 
 
 def find(question: str) -> Problem | None:
-    """The generated problem (train, test or validation split of the registry) whose question is ``question``.
+    """The generated problem (train, test or validation split) whose question is ``question``.
 
     Leading and trailing whitespace is ignored. The index is built once per process (about 9300 problems) and
     cached. Two splits can hold the same question (same template and numbers, hence the same answer and group);
-    the first split in ``SYNTHETIC_SEEDS`` order is returned.
+    the first split in ``SEEDS`` order is returned.
 
     Returns:
         The :class:`Problem`, or ``None`` when no generated problem has this question.
@@ -261,3 +270,31 @@ def find(question: str) -> Problem | None:
         True
     """
     return _index().get(str(question).strip())
+
+
+@functools.lru_cache(maxsize=None)
+def _synthetic_split(split: str) -> tuple[Problem, ...]:
+    """A synthetic split with the questions of the splits before it in :data:`PRECEDENCE` removed.
+
+    Different seeds can draw the same template with the same numbers (about 9% of the test questions recur in the
+    train seed), so disjoint seeds alone do not make disjoint splits; this does, and training never sees a test
+    question."""
+    earlier = PRECEDENCE[: PRECEDENCE.index(split)]
+    seen = {p.question for e in earlier for p in _synthetic_split(e)}
+    problems = synthetic_arithmetic(SIZES[split], SEEDS[split], split)
+    return tuple(p for p in problems if p.question not in seen)
+
+
+def _load(split: str, path: PathLike, limit: int | None) -> list[Problem]:
+    if path is not None:
+        raise TaskError(f"the synthetic task is generated, it reads no files (got path={path!r})")
+    problems = _synthetic_split(split)
+    return list(problems if limit is None else problems[:limit])
+
+
+#: The synthetic task: 512 tokens, 3 shots (two to four short steps per problem: three examples show the format).
+#: An experiment on it is judged against the simulated Receiver, whose optimum is known
+#: (:mod:`llm.backends.simulated`), with the model-free Advisor (template hints), so it needs no language model.
+TASK = Task("synthetic", tuple(SEEDS), "test", "train", STOP, _load, format_math_prompt, MATH, max_new_tokens=512,
+            default_shots=3, experiment_defaults=MappingProxyType(
+                {"receivers": ("simulated",), "advisor": "template", "train_limit": 200, "samples": 8, "limit": 300}))

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
-from llm.models import cache_root, tiny_gpt2
+from llm.backends.models import cache_root, tiny_gpt2
 
 if TYPE_CHECKING:
-    from llm.hf import HFModel
+    from llm.backends.hf import HFModel
 
 _REAL_CACHE = cache_root()  # read at import, before test_cache redirects it
 
@@ -54,7 +54,7 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory, test_cache: Path) -> Path
 @pytest.fixture(scope="session")
 def tiny_model(tiny_dir: Path) -> HFModel:
     """The seed-0 tiny GPT-2 on the CPU in float32, batch size 4, named ``"tiny"``."""
-    from llm.hf import HFModel
+    from llm.backends.hf import HFModel
 
     return HFModel.from_pretrained(str(tiny_dir), device="cpu", dtype="float32", batch_size=4, name="tiny")
 
@@ -62,7 +62,7 @@ def tiny_model(tiny_dir: Path) -> HFModel:
 @pytest.fixture(scope="session")
 def tiny_model_b(tmp_path_factory: pytest.TempPathFactory, tiny_dir: Path, test_cache: Path) -> HFModel:
     """A second tiny GPT-2 (seed 1, 1 layer) with different weights, batch size 2."""
-    from llm.hf import HFModel
+    from llm.backends.hf import HFModel
 
     path = tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2-s1"), seed=1, n_layer=1, cache=test_cache)
     return HFModel.from_pretrained(str(path), device="cpu", dtype="float32", batch_size=2, name="tiny-b")

@@ -1,6 +1,6 @@
 """A fault-injecting HTTP proxy for tests: 127.0.0.1 only, bounded in time and in requests, stops by itself.
 
-It forwards every request to an upstream OpenAI-compatible server on the loopback (normally :mod:`llm.serve`
+It forwards every request to an upstream OpenAI-compatible server on the loopback (normally :mod:`llm.backends.serve`
 around a tiny GPT-2) and, where its ``policy`` says so, answers with a fault instead:
 
 * ``drop``: closes the connection without an answer;

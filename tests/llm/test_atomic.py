@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from llm.atomic import NoSpaceError, atomic_folder, is_no_space
+from llm.store import NoSpaceError, atomic_folder, is_no_space
 
 
 def test_success_replaces_the_target_and_leaves_nothing_beside_it(tmp_path: Path) -> None:

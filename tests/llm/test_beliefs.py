@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from scipy.special import softmax
 
 from fake_lm import BrokenLM, FakeLM
-from llm.beliefs import (
+from llm.game.beliefs import (
     bayes_posterior,
     bayes_posteriors,
     belief_requests,
@@ -18,10 +18,10 @@ from llm.beliefs import (
     receiver_beliefs,
     total_variation,
 )
-from llm.catalogue import load_catalogue
+from llm.game.catalogue import load_catalogue
 from llm.lm import LanguageModel, LMError
-from llm.prompts import belief_continuation
-from llm.signals import advisor_signals, template_signal
+from llm.game.prompts import belief_continuation
+from llm.game.signals import advisor_signals, template_signal
 from persuasion.errors import GameError
 
 MATH = load_catalogue("math")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llm.catalogue import (
+from llm.game.catalogue import (
     Catalogue,
     CatalogueError,
     Item,

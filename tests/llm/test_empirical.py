@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 import persuasion
 from fake_lm import FakeLM
-from llm.beliefs import bayes_posterior, kl_divergence, mean_belief, receiver_beliefs, total_variation
-from llm.catalogue import Catalogue, Item, load_catalogue
-from llm.empirical import EmpiricalGame, Outcome, estimate_game
-from llm.signals import advisor_signals, draw_signal_item
+from llm.game.beliefs import bayes_posterior, kl_divergence, mean_belief, receiver_beliefs, total_variation
+from llm.game.catalogue import Catalogue, Item, load_catalogue
+from llm.game.empirical import EmpiricalGame, Outcome, estimate_game
+from llm.game.signals import advisor_signals, draw_signal_item
 from persuasion.errors import GameError
 
 MATH = load_catalogue("math")

@@ -12,8 +12,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import llm.hf as hf_module
-from llm.hf import (
+import llm.backends.hf.decoding as decoding_module
+from llm.backends.hf import (
     MIN_SHARED_PREFIX,
     HFModel,
     StopScanner,
@@ -383,7 +383,7 @@ def test_freed_rows_are_refilled_with_waiting_prompts(tiny_model: HFModel, tempe
     decode = [b for b, t in shapes if t == 1]
     assert max(b for b, _ in shapes) <= 3
     assert any(later > earlier for earlier, later in zip(decode, decode[1:]))  # the batch grew again: refilled
-    monkeypatch.setattr(hf_module, "joinable", lambda past: False)  # a cache that cannot be joined: batch by batch
+    monkeypatch.setattr(decoding_module, "joinable", lambda past: False)  # a cache that cannot be joined: batch by batch
     assert with_batch(tiny_model, 3).generate(MANY, 9, temperature=temperature, seed=7, stop=stop) == alone
 
 

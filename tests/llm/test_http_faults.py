@@ -1,5 +1,5 @@
 """The HTTP Receiver against a faulty network: a fault-injecting proxy (tests/llm/fault_proxy.py, loopback only,
-bounded in time and requests) in front of the package's own server (llm.serve around a tiny GPT-2)."""
+bounded in time and requests) in front of the package's own server (llm.backends.serve around a tiny GPT-2)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pytest
 
-from llm.hf import HFModel
+from llm.backends.hf import HFModel
 from llm.lm import Generation, LMError, PartialResults, Prompt
-from llm.load import load_model
-from llm.openai_http import OpenAIModel
-from llm.serve import ModelServer, make_server
+from llm.backends import load_model
+from llm.backends.openai_http import OpenAIModel
+from llm.backends.serve import ModelServer, make_server
 from tests.llm.fault_proxy import KINDS, FaultProxy, Periodic, RandomFaults, always, fault_proxy, when
 
 GEN_PROMPTS = [f"Question {i}: what is {i} plus {i % 7}? Answer:" for i in range(64)]

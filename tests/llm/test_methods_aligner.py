@@ -19,11 +19,10 @@ from llm.methods.aligner import (
     identity_pairs,
     qac_pairs,
     question_text,
-    reference_solution,
     train_corrector,
 )
 from llm.methods.cost import Cost
-from llm.tasks import CodeProblem, Problem, get_task
+from llm.tasks import get_task
 from tests.llm.fake_lm import FakeLM
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
@@ -45,18 +44,6 @@ def test_qac_pairs_target_is_answer_iff_correct(q, a, ok, ref):
     assert prompt == ALIGNER_PROMPT.format(question=q.strip(), answer=a.strip()) == aligner_prompt(q, a)
     assert target == (a.strip() if ok else ref.strip()) == correction_target(rec)
     assert identity_pairs([rec]) == [(prompt, a.strip())]
-
-
-def test_reference_solutions():
-    synth = get_task("synthetic").load("train", limit=1)[0]
-    ref = reference_solution(synth)
-    assert ref.endswith(f"#### {synth.answer}") and get_task("synthetic").grade(synth, ref)
-    gsm = Problem("g/1", "q", "18", "She sells 16 - 3 - 4 = <<16-3-4=9>>9 eggs.\n#### 18")
-    assert reference_solution(gsm) == "She sells 16 - 3 - 4 = 9 eggs.\n#### 18"
-    code = CodeProblem("mbpp/1", "p", "assert f(1) == 1", "f", "def f(x):\n    return x\n", source="mbpp")
-    assert reference_solution(code) == "def f(x):\n    return x"
-    with pytest.raises(LMError, match="no reference"):
-        reference_solution(Problem("g/2", "q", "1"))
 
 
 def _corrector(reply):
@@ -112,14 +99,14 @@ def test_cost_addition():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_dir):
     """A corrector (n_embd 64) trained, after an identity warm-up, to rewrite two wrong answers as references."""
-    from llm.models import tiny_gpt2
+    from llm.backends.models import tiny_gpt2
     from llm.train import TrainConfig
 
     root = tmp_path_factory.mktemp("aligner")
     start = tiny_gpt2(root / "start", seed=3, n_embd=64)
     task = get_task("synthetic")
     problems = task.load("train", limit=2)
-    records = [QARecord(question_text(task.prompt(p)), "I am not sure.", False, reference_solution(p))
+    records = [QARecord(question_text(task.prompt(p)), "I am not sure.", False, task.reference_response(p))
                for p in problems]
     tc = TrainConfig(learning_rate=4e-3, epochs=45, batch_size=2, seed=0, save_every=1000)
     info = train_corrector(str(start), records, root / "run", tc, warmup=True)
@@ -127,7 +114,7 @@ def trained(tmp_path_factory, tiny_dir):
 
 
 def test_corrector_learns_to_fix_wrong_answers(trained):
-    from llm.hf import HFModel
+    from llm.backends.hf import HFModel
 
     task, problems, records, info, start, _, _ = trained
     assert info["warmup"]["steps"] == 1 and info["sft"]["steps"] == 45 and info["wrong_answers"] == 2

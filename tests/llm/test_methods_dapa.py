@@ -397,7 +397,7 @@ def test_real_smollm2_candidates_transplant_and_decline_rate(real_cache: Path):
     the instruct model declines some held-out requests it cannot carry out (the behaviour of the real-pair run)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from llm.models import materialise
+    from llm.backends.models import materialise
 
     path = str(materialise("smollm2-135m", cache=real_cache))
     tok = AutoTokenizer.from_pretrained(path)

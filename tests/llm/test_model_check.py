@@ -9,9 +9,9 @@ from typing import Callable
 
 import pytest
 
-from llm.atomic import NoSpaceError
-from llm.model_check import BrokenModelError, is_valid_model_folder, validate_model_folder
-from llm.models import GPT2_VOCAB_SIZE
+from llm.store import NoSpaceError
+from llm.backends.model_check import BrokenModelError, is_valid_model_folder, validate_model_folder
+from llm.backends.models import GPT2_VOCAB_SIZE
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_tiny_gpt2_killed_mid_save_leaves_no_broken_folder(tmp_path: Path, monke
     """Before the fix the folder was written in place: a kill left a 0-byte config.json there for good."""
     from transformers import GPT2LMHeadModel
 
-    from llm.models import tiny_gpt2
+    from llm.backends.models import tiny_gpt2
 
     target = tmp_path / "tiny-advisor"
 

@@ -14,10 +14,10 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from llm.hf import HFModel
+from llm.backends.hf import HFModel
 from llm.lm import Generation, LMError, Prompt
-from llm.load import load_model
-from llm.models import (
+from llm.backends import load_model
+from llm.backends.models import (
     DEFAULT_MODEL,
     MARKER,
     REGISTRY,
@@ -29,8 +29,8 @@ from llm.models import (
     short_name,
     tiny_gpt2,
 )
-from llm.openai_http import OpenAIModel
-from llm.serve import serving
+from llm.backends.openai_http import OpenAIModel
+from llm.backends.serve import serving
 
 
 def counting_entry(name: str, fail_first: int = 0, delay: float = 0.0) -> tuple[OfflineModel, list[int]]:
@@ -218,7 +218,7 @@ def test_dtype_variants_are_separate_folders(tmp_path: Path) -> None:
 
 
 def test_load_model_dtype_default_and_override(tiny_dir: Path) -> None:
-    from llm.hf import auto_dtype
+    from llm.backends.hf import auto_dtype
 
     assert load_model("tiny-gpt2", device="cpu").dtype == auto_dtype("cpu")
     assert load_model("tiny-gpt2", device="cpu", dtype="float32").dtype == torch.float32

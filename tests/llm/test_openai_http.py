@@ -1,4 +1,4 @@
-"""HTTP backend against servers on 127.0.0.1 started here: llm.serve around a tiny GPT-2, and fakes that are
+"""HTTP backend against servers on 127.0.0.1 started here: llm.backends.serve around a tiny GPT-2, and fakes that are
 slow, unreachable, erroring or answering garbage."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import httpx
 import numpy as np
 import pytest
 
-from llm.hf import HFModel
+from llm.backends.hf import HFModel
 from llm.lm import Generation, LanguageModel, LMError, Prompt
-from llm.load import load_model
-from llm.openai_http import OpenAIModel, normalise_base_url
-from llm.serve import main, make_server, serving
+from llm.backends import load_model
+from llm.backends.openai_http import OpenAIModel, normalise_base_url
+from llm.backends.serve import main, make_server, serving
 
 PROMPTS = ["Hello, world!", "The capital of France is", "a", "Once upon a time, in a land far away"]
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2?"}]
@@ -122,7 +122,7 @@ def client(url: str, **kwargs: Any) -> OpenAIModel:
     return OpenAIModel(url, **options)
 
 
-# ---- against llm.serve around the tiny GPT-2 -------------------------------------------------------------------
+# ---- against llm.backends.serve around the tiny GPT-2 -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""oneDNN-packed linear layers (llm.packed): same numbers as nn.Linear, taken only where they should be."""
+"""oneDNN-packed linear layers (llm.backends.hf.packed): same numbers as nn.Linear, taken only where they should be."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from llm import packed
-from llm.hf import HFModel
-from llm.models import gpt2_tokenizer_path
-from llm.packed import PackedLinear, linear_bytes, memory_available, pack_linears, packed_mode
+from llm.backends.hf import packed
+from llm.backends.hf import HFModel
+from llm.backends.models import gpt2_tokenizer_path
+from llm.backends.hf.packed import PackedLinear, linear_bytes, memory_available, pack_linears, packed_mode
 
 pytestmark = pytest.mark.skipif(not packed.available(), reason="this torch build has no oneDNN linear ops")
 

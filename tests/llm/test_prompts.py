@@ -1,9 +1,9 @@
-"""The hint templates of llm/prompts.py (placement is the tasks' job: tests/llm/test_tasks_*.py)."""
+"""The hint templates of llm/game/prompts.py (placement is the tasks' job: tests/llm/test_tasks_*.py)."""
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llm import prompts
+from llm.game import prompts
 
 
 def test_hint_line_is_one_line():

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from llm.results import ResultStore, write_json_atomic
+from llm.store import ResultStore, write_json_atomic
 
 
 def test_append_and_reopen(tmp_path):
@@ -53,7 +53,7 @@ def test_killed_writer_resumes_without_loss_or_duplicates(tmp_path):
         f"""
         import sys, time
         sys.path.insert(0, {os.getcwd()!r})
-        from llm.results import ResultStore
+        from llm.store import ResultStore
         store = ResultStore({str(path)!r})
         for i in range(100000):
             k = f"p{{i}}"
@@ -93,7 +93,7 @@ def test_corrupt_middle_line_is_quarantined_and_later_rows_kept(tmp_path, caplog
     path = tmp_path / "r.jsonl"
     good = [json.dumps({"key": f"p{i}", "x": i}) for i in range(6)]
     path.write_text("\n".join(good[:2] + ['{"key": "p9", "x": tru'] + good[2:]) + "\n")
-    with caplog.at_level("WARNING", logger="llm.results"):
+    with caplog.at_level("WARNING", logger="llm.store"):
         store = ResultStore(path)
     assert store.done() == {f"p{i}" for i in range(6)}  # before the fix: only p0, p1 (the rest were cut off)
     assert store.repair.quarantined == (3,) and store.repair.duplicates == 0
@@ -110,7 +110,7 @@ def test_duplicate_keys_are_dropped_on_open_keeping_the_first(tmp_path, caplog):
     rows = [{"key": "a", "v": 1}, {"key": "b", "v": 2}, {"key": "a", "v": 3}, {"key": "c", "v": 4},
             {"key": "b", "v": 5}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with caplog.at_level("WARNING", logger="llm.results"):
+    with caplog.at_level("WARNING", logger="llm.store"):
         store = ResultStore(path)
     assert store.repair.duplicates == 2 and len(store) == 3
     assert [(r["key"], r["v"]) for r in ResultStore(path).rows()] == [("a", 1), ("b", 2), ("c", 4)]
@@ -129,7 +129,7 @@ def test_valid_json_that_is_not_a_row_is_refused_untouched(tmp_path):
 def test_full_disk_on_append_is_one_line_and_leaves_no_half_line(tmp_path, monkeypatch):
     import errno
 
-    from llm.atomic import NoSpaceError
+    from llm.store import NoSpaceError
 
     path = tmp_path / "r.jsonl"
     store = ResultStore(path)
@@ -153,7 +153,7 @@ def test_full_disk_on_append_is_one_line_and_leaves_no_half_line(tmp_path, monke
 def test_write_json_atomic_removes_its_temporary_file_on_failure(tmp_path, monkeypatch):
     import errno
 
-    from llm.atomic import NoSpaceError
+    from llm.store import NoSpaceError
 
     target = tmp_path / "summary.json"
     write_json_atomic(target, {"old": True})
@@ -176,7 +176,7 @@ def test_write_json_atomic_removes_its_temporary_file_on_failure(tmp_path, monke
 LOCK_HOLDER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from llm.results import OutputLock, ResultStore
+from llm.store import OutputLock, ResultStore
 with OutputLock({folder!r}):
     store = ResultStore({folder!r} + "/eval.jsonl")
     store.append({{"key": "first"}})
@@ -186,7 +186,7 @@ with OutputLock({folder!r}):
 
 
 def test_second_writer_on_a_folder_is_refused_in_one_line(tmp_path):
-    from llm.results import LockedError, OutputLock
+    from llm.store import LockedError, OutputLock
 
     folder = str(tmp_path / "out")
     holder = subprocess.Popen(
@@ -201,7 +201,7 @@ def test_second_writer_on_a_folder_is_refused_in_one_line(tmp_path):
         )
         assert second.returncode != 0 and "locked" not in second.stdout
         last = second.stderr.strip().splitlines()[-1]
-        assert last.startswith("llm.results.LockedError: output folder") and f"pid {holder.pid}" in last
+        assert last.startswith("llm.store.LockedError: output folder") and f"pid {holder.pid}" in last
         assert "--out" in last  # the holder's command line
         with pytest.raises(LockedError) as info:  # the same from this process, as a one-line ValueError
             OutputLock(folder).acquire()
@@ -215,7 +215,7 @@ def test_second_writer_on_a_folder_is_refused_in_one_line(tmp_path):
 
 
 def test_lock_is_released_when_the_holder_is_killed(tmp_path):
-    from llm.results import OutputLock
+    from llm.store import OutputLock
 
     folder = str(tmp_path / "out")
     holder = subprocess.Popen(

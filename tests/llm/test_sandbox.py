@@ -34,7 +34,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import llm.sandbox as sandbox
+import llm.sandbox.api as sandbox
 from llm.sandbox import STATUSES, SandboxError, SandboxResult, find_interpreter, run_many, run_program
 
 AS_ROOT = os.geteuid() == 0
@@ -619,10 +619,11 @@ def _runslow(config: pytest.Config) -> bool:
 
 
 def _world_readable_copy_of_the_sandbox() -> Path:
-    """``llm/sandbox.py`` copied into a fresh world-readable folder under a world-traversable temp dir.
+    """The ``llm.sandbox`` package (and ``llm/__init__.py``) copied into a fresh world-readable folder under a
+    world-traversable temp dir; returns the folder to put on ``sys.path``.
 
-    The checkout may sit in a private (0700) folder that a fresh uid cannot read; the module is self-contained
-    (the supervisor and fork server are the same file), so a copy works the same way.
+    The checkout may sit in a private (0700) folder that a fresh uid cannot read; the package needs nothing but the
+    standard library, so a copy works the same way.
     """
     base = tempfile.gettempdir()
     if not sandbox._world_traversable(base):
@@ -631,10 +632,14 @@ def _world_readable_copy_of_the_sandbox() -> Path:
         pytest.skip(f"no temp folder that other users can enter ({tempfile.gettempdir()}, /tmp)")
     folder = Path(tempfile.mkdtemp(prefix="sbxmod-", dir=base))
     folder.chmod(0o755)
-    copy = folder / "sandbox.py"
-    shutil.copyfile(sandbox.__file__, copy)
-    copy.chmod(0o644)
-    return copy
+    source = Path(sandbox.__file__).parent
+    for relative in ("llm/__init__.py", *(f"llm/sandbox/{f.name}" for f in source.glob("*.py"))):
+        copy = folder / relative
+        copy.parent.mkdir(mode=0o755, exist_ok=True)
+        copy.parent.chmod(0o755)
+        shutil.copyfile(source.parent / relative.removeprefix("llm/"), copy)
+        copy.chmod(0o644)
+    return folder
 
 
 def test_as_ordinary_user_nproc_binds_and_fork_bombs_are_contained(
@@ -654,7 +659,7 @@ def test_as_ordinary_user_nproc_binds_and_fork_bombs_are_contained(
             exec(compile(source, "ordinary_checks", "exec"), scope)  # noqa: S102 - trusted test code
         report = json.loads(buf.getvalue())
     else:
-        # A helper process under a fresh unprivileged uid imports a world-readable copy of llm/sandbox.py by path
+        # A helper process under a fresh unprivileged uid imports a world-readable copy of llm.sandbox from sys.path
         # (the checkout or the venv may live in a private folder, so it also runs on find_interpreter()) and runs
         # the checks; RLIMIT_NPROC 64 on the helper is a second belt should the sandbox's own limit fail.
         try:
@@ -665,12 +670,9 @@ def test_as_ordinary_user_nproc_binds_and_fork_bombs_are_contained(
         uid = sandbox.UID_BASE - 1 - os.getpid() % 100_000
         loader = textwrap.dedent(
             f"""
-            import importlib.util, resource, sys
+            import resource, sys
             resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
-            spec = importlib.util.spec_from_file_location("llm.sandbox", {str(module)!r})
-            module = importlib.util.module_from_spec(spec)
-            sys.modules["llm.sandbox"] = module
-            spec.loader.exec_module(module)
+            sys.path.insert(0, {str(module)!r})
             """
         )
         try:
@@ -680,7 +682,7 @@ def test_as_ordinary_user_nproc_binds_and_fork_bombs_are_contained(
                 env={"PATH": "/usr/bin:/bin", "HOME": "/", "LC_ALL": "C.UTF-8"},
             )
         finally:
-            shutil.rmtree(module.parent, ignore_errors=True)
+            shutil.rmtree(module, ignore_errors=True)
         assert helper.returncode == 0, helper.stderr[-2000:]
         report = json.loads(helper.stdout)
         assert report["uid"] == uid

@@ -8,11 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fake_lm import FakeLM
-from llm import prompts
-from llm.beliefs import receiver_belief
-from llm.catalogue import load_catalogue
+from llm.game import prompts
+from llm.game.beliefs import receiver_belief
+from llm.game.catalogue import load_catalogue
 from llm.lm import Generation, LMError
-from llm.signals import Signal, advisor_signal, advisor_signals, clean_signal, draw_signal_item, template_signal
+from llm.game.signals import Signal, advisor_signal, advisor_signals, clean_signal, draw_signal_item, template_signal
 from persuasion.errors import GameError
 
 MATH = load_catalogue("math")

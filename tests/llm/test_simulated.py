@@ -1,4 +1,4 @@
-"""The simulated Receiver with a known optimum (llm/simulated.py)."""
+"""The simulated Receiver with a known optimum (llm/backends/simulated.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
-from llm.beliefs import receiver_beliefs
+from llm.game.beliefs import receiver_beliefs
 from llm.lm import LanguageModel, LMError
-from llm.load import load_model
-from llm.signals import template_signal
-from llm.simulated import (
+from llm.backends import load_model
+from llm.game.signals import template_signal
+from llm.backends.simulated import (
     SimulatedReceiver,
     SimulatedSpecError,
     default_spec,
@@ -238,7 +238,7 @@ def test_respond_rule() -> None:
 
 def test_persuasion_game_matches_the_spec() -> None:
     import persuasion
-    from llm.simulated import persuasion_game
+    from llm.backends.simulated import persuasion_game
 
     sim = persuasion_game(SPEC, follow_cost=0.0)
     assert sim.game.prior.sum() == pytest.approx(1.0)
@@ -259,7 +259,7 @@ def test_persuasion_game_matches_the_spec() -> None:
 def test_persuasion_game_without_cost_is_solved_by_the_per_group_optimum(seed: int, rho: float) -> None:
     """For any success table and group weights, c = 0 makes the LP value sum_g w_g max_a v(g, a)."""
     import persuasion
-    from llm.simulated import persuasion_game
+    from llm.backends.simulated import persuasion_game
 
     rng = np.random.default_rng(seed)
     table = rng.uniform(0.0, 1.0, (len(SPEC.groups), len(SPEC.items)))

@@ -1,4 +1,4 @@
-"""A Receiver that knows the committed scheme and pays c to act on a hint (llm/simulated.py): the exact value."""
+"""A Receiver that knows the committed scheme and pays c to act on a hint (llm/backends/simulated.py): the exact value."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import persuasion
-from llm.simulated import (
+from llm.backends.simulated import (
     COMMITMENT_SUCCESS,
     SimulatedReceiver,
     SimulatedSpec,
@@ -193,8 +193,8 @@ def test_a_spec_round_trips_its_cost_and_checks_it():
 def test_the_committed_receiver_ignores_the_hints_that_do_not_pay():
     """After commitment, a hint whose posterior gain is below c is answered (and believed) as no information,
     with the baseline's draws; a hint that pays is answered as before."""
-    from llm.beliefs import receiver_beliefs
-    from llm.signals import template_signal
+    from llm.game.beliefs import receiver_beliefs
+    from llm.game.signals import template_signal
 
     task = get_task("synthetic")
     sim, _, fd, _ = _exact(SPEC)

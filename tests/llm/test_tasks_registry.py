@@ -1,4 +1,4 @@
-"""The uniform Task interface and the TASKS registry (llm/tasks/registry.py)."""
+"""The uniform Task interface and the TASKS registry (llm/tasks/task.py, llm/tasks/registry.py)."""
 
 import json
 from pathlib import Path

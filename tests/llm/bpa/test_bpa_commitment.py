@@ -12,7 +12,7 @@ import persuasion
 from llm.bpa.config import BPAConfig
 from llm.bpa.evaluation import commit
 from llm.bpa.pipeline import run
-from llm.simulated import SimulatedReceiver, commitment_spec, committed_value, group_states, persuasion_game
+from llm.backends.simulated import SimulatedReceiver, commitment_spec, committed_value, group_states, persuasion_game
 from llm.tasks import get_task
 from persuasion.reference import full_disclosure
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm.bpa.game import ItemRates, helpful_game, item_rates, problem_states, solve_game
-from llm.catalogue import NONE_ID, load_catalogue
+from llm.game.catalogue import NONE_ID, load_catalogue
 from llm.rows import FeedbackRow
 
 CAT = load_catalogue("math").with_none()

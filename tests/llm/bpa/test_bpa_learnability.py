@@ -11,7 +11,7 @@ from llm.bpa.config import BPAConfig
 from llm.bpa.diagnose import run_learnability
 from llm.bpa.learnability import (best_of, cross_fit_gains, halves, interaction_variance, outcomes, placebo_check,
                                   placebo_items)
-from llm.catalogue import NONE_ID, load_catalogue
+from llm.game.catalogue import NONE_ID, load_catalogue
 from llm.rows import FeedbackRow
 
 QUIET = dict(log=lambda _: None)

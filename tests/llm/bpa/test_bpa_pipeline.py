@@ -11,8 +11,8 @@ import pytest
 
 from llm.bpa.config import BPAConfig
 from llm.bpa.pipeline import run
-from llm.results import LockedError, OutputLock
-from llm.simulated import default_spec
+from llm.store import LockedError, OutputLock
+from llm.backends.simulated import default_spec
 from llm.stats import mde_paired
 
 QUIET = dict(log=lambda _: None)
@@ -151,9 +151,9 @@ def test_training_task_must_match_and_have_a_train_split(tmp_path):
 
 
 def test_http_and_local_receivers_in_one_run(tmp_path, tiny_dir, tiny_model):
-    """The same tiny model locally and behind ``llm.serve``: the HTTP path gives the local path's greedy answers
+    """The same tiny model locally and behind ``llm.backends.serve``: the HTTP path gives the local path's greedy answers
     and beliefs (common random numbers make the prior condition comparable too)."""
-    from llm.serve import serving
+    from llm.backends.serve import serving
 
     with serving(tiny_model, name="tiny") as url:
         remote = f"{url}#tiny"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from llm.catalogue import load_catalogue
+from llm.game.catalogue import load_catalogue
 from llm.experiment_cli import SMOKE_NOTE
 from llm.methods import CONDITIONS, METHOD_OF_CONDITION
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llm.bpa.training import Credit, advisor_examples, signal_rewards
-from llm.catalogue import load_catalogue
+from llm.game.catalogue import load_catalogue
 from llm.rows import FeedbackRow
 
 CAT = load_catalogue("math").with_none()

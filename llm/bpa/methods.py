@@ -32,7 +32,7 @@ from llm.methods import METHOD_OF_CONDITION
 from llm.methods.aligner import AlignedModel, Correction, QARecord, question_text, train_corrector
 from llm.methods.cost import Cost
 from llm.methods.inspector import Inspector, SquadModel, answer_features, fit_inspector
-from llm.results import ResultStore, write_json_atomic
+from llm.store import ResultStore, write_json_atomic
 from llm.rows import EvalRow
 
 
@@ -79,7 +79,7 @@ def collect_answers(ctx: Context, problems: Sequence[Any], spec: str) -> ResultS
 
 def prepare_correctors(ctx: Context, train: Sequence[Any]) -> Correctors:
     """Phase 3b: the Q-A set, the trained corrector (``aligner.json``) and, for the squad, the inspector."""
-    from llm.models import resolve
+    from llm.backends.models import resolve
     from llm.train import TrainConfig
 
     cfg, mc = ctx.config, ctx.config.methods

@@ -1,6 +1,23 @@
-"""Append-only JSONL results that survive a killed run: nothing lost, nothing duplicated on resume.
+"""The one crash-safe store: every file and folder a run writes survives a kill, a crash or a full disk.
 
-Every row has a unique ``key`` (e.g. ``problem|condition|receiver``). A row is written as one ``write`` of one
+* :func:`atomic_folder`: a folder (a model, a checkpoint) built beside its target and swapped into place;
+* :func:`write_json_atomic`, :func:`write_bytes_atomic`: one file replaced in one step (temporary sibling, fsync,
+  ``os.replace``);
+* :class:`ResultStore`: append-only JSONL rows, nothing lost and nothing duplicated on resume;
+* :class:`OutputLock`: one run per output folder.
+
+**Folders.** A reader of ``target`` sees either the previous complete folder or the new complete one, never a half-written one:
+:func:`atomic_folder` hands out a temporary sibling folder (``.<name>.<pid>.<random>.tmp``), and only when the
+``with`` block ends without an exception is it synced and exchanged with ``target`` (``renameat2(RENAME_EXCHANGE)``,
+or two renames where the kernel or file system lacks it). A failed or killed build leaves at most the temporary
+sibling, which the next :func:`atomic_folder` on the same target removes once its writer is dead.
+
+A full disk surfaces in many shapes (``OSError`` errno 28 from Python, ``SafetensorError("... No space left on
+device (os error 28)")`` from safetensors, an opaque ``RuntimeError`` from ``torch.save``); :func:`is_no_space`
+recognises the first two, and writers that go through :func:`atomic_folder` report all of them as one
+:class:`NoSpaceError` naming the path.
+
+**Rows.** Every row has a unique ``key`` (e.g. ``problem|condition|receiver``). A row is written as one ``write`` of one
 complete line to a file opened with ``O_APPEND`` and flushed with ``fsync``. Rows whose key is already present are
 skipped by the caller through :meth:`ResultStore.done`. Opening a store repairs what earlier runs may have left:
 
@@ -8,7 +25,7 @@ skipped by the caller through :meth:`ResultStore.done`. Opening a store repairs 
 * a corrupt complete line (not JSON) is moved to ``<file>.corrupt`` and the rows after it are kept;
 * a key stored twice (two runs that wrote into one folder without a lock) keeps its first row.
 
-Each repair is said in one warning line (logger ``llm.results``) and recorded in :attr:`ResultStore.repair`.
+Each repair is said in one warning line (logger ``llm.store``) and recorded in :attr:`ResultStore.repair`.
 
 Only one run may write into an output folder at a time: :class:`OutputLock` holds an exclusive ``flock`` on
 ``<folder>/.lock`` and refuses a second holder with a one-line :class:`LockedError` naming the first.
@@ -16,25 +33,172 @@ Only one run may write into an output folder at a time: :class:`OutputLock` hold
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Iterator
 
-from llm.atomic import NoSpaceError, is_no_space
+__all__ = [
+    "LockedError", "NoSpaceError", "OutputLock", "ResultStore", "StoreRepair", "atomic_folder", "is_no_space",
+    "publish_folder", "write_bytes_atomic", "write_json_atomic",
+]
 
-__all__ = ["LockedError", "OutputLock", "ResultStore", "StoreRepair", "write_json_atomic"]
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
 
-log = logging.getLogger("llm.results")
+
+class NoSpaceError(OSError):
+    """The file system of ``path`` is full; ``str()`` is the one line ``no space left on device (<path>)``."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(errno.ENOSPC, "no space left on device", str(path))
+
+    def __str__(self) -> str:
+        return f"no space left on device ({self.filename})"
+
+
+def is_no_space(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a full disk, whatever library raised it."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(exc)
+        if "No space left on device" in text or "os error 28" in text or "Disk quota exceeded" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_dead_leftovers(target: Path) -> None:
+    """Removes ``.<name>.<pid>.*.tmp`` siblings of ``target`` whose writer process no longer exists."""
+    prefix = f".{target.name}."
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid_text = name[len(prefix) :].split(".", 1)[0]
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """fsyncs every file under ``folder`` and the folders themselves (the data is on disk before the rename)."""
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swaps two existing paths (``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    res = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), ctypes.c_uint(_RENAME_EXCHANGE))
+    if res == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def publish_folder(tmp: Path, target: Path) -> None:
+    """Moves the complete folder ``tmp`` to ``target``, replacing whatever is there, then removes the old one."""
+    try:
+        os.rename(tmp, target)  # no target, or an empty folder: one atomic rename
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            raise
+    if target.is_dir() and not target.is_symlink() and _exchange(tmp, target):
+        shutil.rmtree(tmp, ignore_errors=True)  # now holds the previous contents
+        return
+    old = target.with_name(f".{target.name}.{os.getpid()}.old.tmp")
+    shutil.rmtree(old, ignore_errors=True)
+    os.rename(target, old)
+    os.rename(tmp, target)
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink()
+
+
+@contextmanager
+def atomic_folder(target: str | os.PathLike[str], mode: int = 0o755) -> Iterator[Path]:
+    """Yields an empty temporary folder beside ``target``; on success it replaces ``target`` in one step.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "model"
+        >>> with atomic_folder(out) as tmp:
+        ...     _ = (tmp / "config.json").write_text("{}")
+        >>> sorted(p.name for p in out.iterdir())
+        ['config.json']
+
+    Args:
+        target: the folder to (re)place; its parent is created.
+        mode: permissions of the published folder (``mkdtemp`` makes it 0700).
+
+    Raises:
+        NoSpaceError: the build or the sync failed because the disk is full (one line naming ``target``).
+        Anything the ``with`` block raises, after the temporary folder was removed (``target`` is untouched).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_dead_leftovers(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        tmp.chmod(mode)
+        _fsync_tree(tmp)
+        publish_folder(tmp, target)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if is_no_space(exc):
+            raise NoSpaceError(target) from exc
+        raise
+
+
+log = logging.getLogger("llm.store")
 
 
 class LockedError(ValueError):
@@ -202,7 +366,7 @@ class ResultStore:
                     fh.flush()
                     os.fsync(fh.fileno())
             if corrupt or duplicates:
-                _replace_contents(self.path, b"".join(keep))
+                write_bytes_atomic(self.path, b"".join(keep))
             elif partial:
                 os.ftruncate(fd, len(data) - len(partial))
                 os.fsync(fd)
@@ -292,8 +456,14 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _replace_contents(path: Path, data: bytes) -> None:
-    """Replaces the file's contents atomically (a temporary sibling, fsync, ``os.replace``)."""
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replaces the contents of file ``path`` atomically (a temporary sibling, fsync, ``os.replace``); a reader sees
+    the old contents or the new, never a mix.
+
+    Raises:
+        NoSpaceError: the disk is full (one line naming ``path``); ``path`` is left as it was.
+    """
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o644)
@@ -333,4 +503,4 @@ def write_json_atomic(path: str | Path, obj: Any, indent: int = 2) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(obj, indent=indent, default=_jsonable) + "\n"  # fails before any file exists
-    _replace_contents(path, text.encode())
+    write_bytes_atomic(path, text.encode())

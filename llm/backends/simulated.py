@@ -40,9 +40,9 @@ optimal per-group choice has the exact value ``sum_g w_g max_a v(g, a)`` (:meth:
   ``seed, ..., seed + k - 1``. A correct answer is the problem's worked solution; a wrong one is the same steps ending in a wrong
   number (:func:`llm.tasks.synthetic.with_final_answer`). ``max_new_tokens`` does not cut the text; token counts
   are whitespace-separated words.
-* ``logprob``: for a belief continuation ``" <item name>."`` (:func:`llm.beliefs.belief_requests`) it returns
+* ``logprob``: for a belief continuation ``" <item name>."`` (:func:`llm.game.beliefs.belief_requests`) it returns
   ``log mu(item)`` with ``mu`` the prior, or ``rho * delta_a + (1 - rho) * prior`` when the prompt carries item
-  ``a``'s information, so :func:`llm.beliefs.receiver_beliefs` recovers exactly these beliefs. Other continuations
+  ``a``'s information, so :func:`llm.game.beliefs.receiver_beliefs` recovers exactly these beliefs. Other continuations
   raise a one-line :class:`~llm.lm.LMError`.
 
 ``load_model("simulated")`` gives the Receiver of :func:`default_spec`; ``load_model("simulated:PATH.json")`` one of
@@ -62,8 +62,9 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from llm.catalogue import NONE_ID, Catalogue, CatalogueError, load_catalogue
-from llm.lm import Capabilities, Generation, LMError, Prompt
+from llm.game.catalogue import NONE_ID, Catalogue, CatalogueError, load_catalogue
+from llm.backends.registry import LoadOptions
+from llm.lm import Capabilities, Generation, LMError, Prompt, check_continuations, check_prompts, check_sampling
 from llm.tasks.base import Problem
 from llm.tasks.synthetic import find, with_final_answer
 
@@ -546,8 +547,6 @@ class SimulatedReceiver:
         Raises:
             LMError: a prompt holds no known synthetic question, or its group is not in the spec (one line).
         """
-        from llm.load import check_prompts
-
         return [d for d, _ in self._decide(check_prompts(prompts), temperature, seed)]
 
     def _decide(self, prompts: Sequence[Prompt], temperature: float, seed: int) -> list[tuple[Decision, Problem]]:
@@ -592,8 +591,6 @@ class SimulatedReceiver:
         stop: Sequence[str] = (),
     ) -> list[Generation]:
         """One answer per prompt: the worked solution, with a wrong final number when the draw fails."""
-        from llm.load import check_prompts, check_sampling
-
         stops = check_sampling(max_new_tokens, temperature, seed, stop)
         prompts = check_prompts(prompts)
         out = []
@@ -611,8 +608,6 @@ class SimulatedReceiver:
 
     def logprob(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> np.ndarray:
         """``log mu(item)`` for belief continuations ``" <item name>."`` (prior, or the posterior after an item)."""
-        from llm.load import check_continuations, check_prompts
-
         prompts = check_prompts(prompts)
         continuations = check_continuations(prompts, continuations)
         out = np.empty(len(prompts))
@@ -815,3 +810,9 @@ def group_states(spec: SimulatedSpec, states: Sequence[str]) -> np.ndarray:
     if missing:
         raise SimulatedSpecError(f"the committed scheme has no state for the helpful item(s) {missing}")
     return np.array([names.index(spec.best_item(g)) for g in spec.groups], dtype=int)
+
+
+def load(spec: str, options: LoadOptions) -> SimulatedReceiver:
+    """The registry's loader: ``simulated`` (the default spec) or ``simulated:NAME_OR_PATH`` (:func:`load_spec`)."""
+    del options  # nothing to place or reach
+    return SimulatedReceiver(load_spec(spec.partition(":")[2] or None))

@@ -2,15 +2,15 @@
 
 An *information item* is a hint the Advisor may know about a problem (a solution strategy for math, a programming
 technique for code). A catalogue is the finite set ``Omega = {omega_1, ..., omega_m}`` for one task; it is plain
-JSON that users edit (``llm/catalogues/<task>.json``)::
+JSON that users edit (``llm/game/catalogues/<task>.json``)::
 
     {"task": "math", "description": "...",
      "items": [{"id": "work_backwards", "name": "work backwards",
                 "description": "...", "hint_text": "..."}, ...]}
 
 ``id`` names the state in games and records, ``name`` is the short label whose log-probability measures the
-Receiver's belief (see :mod:`llm.beliefs`), ``description`` is shown to the Advisor, and ``hint_text`` is the
-model-free signal of :func:`llm.signals.template_signal`.
+Receiver's belief (see :mod:`llm.game.beliefs`), ``description`` is shown to the Advisor, and ``hint_text`` is the
+model-free signal of :func:`llm.game.signals.template_signal`.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def catalogue_from_dict(data: Any, where: str = "catalogue") -> Catalogue:
 
 
 def available_catalogues() -> tuple[str, ...]:
-    """Names of the built-in catalogues (``llm/catalogues/*.json``)."""
+    """Names of the built-in catalogues (``llm/game/catalogues/*.json``)."""
     return tuple(sorted(p.stem for p in CATALOGUE_DIR.glob("*.json")))
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from llm.bpa import BPAConfig, methods_markdown, run
+from llm.bpa.config import BPAConfig
+from llm.bpa.pipeline import run
+from llm.bpa.report import methods_markdown
 from llm.experiment_cli import main
 from llm.lm import LMError
 from llm.methods import (
@@ -73,9 +75,9 @@ def test_linear_alignment_refuses_http_receivers(tmp_path):
 
 
 def test_corrector_conditions_need_trained_correctors(tmp_path):
-    from llm.bpa import Context
-    from llm.catalogue import load_catalogue
-    from llm.methods.pipeline import method_wrappers
+    from llm.bpa.context import Context
+    from llm.game.catalogue import load_catalogue
+    from llm.bpa.methods import method_wrappers
     from llm.tasks import get_task
     from tests.llm.fake_lm import FakeLM
 
@@ -88,7 +90,7 @@ def test_corrector_conditions_need_trained_correctors(tmp_path):
 
 @pytest.fixture(scope="module")
 def loader(tiny_dir):
-    from llm.hf import HFModel
+    from llm.backends.hf import HFModel
 
     return lambda spec: HFModel.from_pretrained(spec, device="cpu", dtype="float32", batch_size=4)
 

@@ -1,6 +1,6 @@
 """Local ``transformers`` backend: batched, KV-cached generation and one-pass continuation scoring.
 
-Conventions (the same in :mod:`llm.openai_http` and :mod:`llm.serve`):
+Conventions (the same in :mod:`llm.backends.openai_http` and :mod:`llm.backends.serve`):
 
 * A ``str`` prompt is tokenized with the tokenizer's special tokens (BOS where the model has one); a chat is
   rendered by the tokenizer's chat template with the generation prompt (or, lacking one, by
@@ -13,26 +13,30 @@ Conventions (the same in :mod:`llm.openai_http` and :mod:`llm.serve`):
   BOS) the BOS (else EOS) token is prepended as context. An empty continuation scores ``0``.
 
 Speed (``docs/performance.md``, "Generation"): bfloat16 by default where the hardware computes it natively
-(:func:`auto_dtype`); on the CPU, linear layers multiply with oneDNN-packed weights (:mod:`llm.packed`); decoding
+(:func:`llm.backends.hf.device.auto_dtype`); on the CPU, linear layers multiply with oneDNN-packed weights (:mod:`llm.backends.hf.packed`); decoding
 runs under ``torch.inference_mode`` with SDPA attention, computes a prefix shared by a batch once, drops finished
 rows from the batch and its KV cache and refills them with waiting prompts (continuous batching), checks stop
-strings on a window of the newest tokens (:class:`StopScanner`), and computes logits for the last position only.
+strings on a window of the newest tokens (:class:`llm.backends.hf.decoding.StopScanner`), and computes logits for the last position only.
 """
 
 from __future__ import annotations
 
 import inspect
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from llm.lm import Capabilities, Generation, LMError, Message, Prompt
-from llm.load import check_continuations, check_prompts, check_sampling, row_seed
-from llm.packed import pack_linears, packed_mode
+from llm.backends.hf import decoding
+from llm.backends.hf.decoding import (BatchState, RowView, StopScanner, advance, common_prefix, shared_prefix,
+                                      target_logprobs)
+from llm.backends.hf.device import auto_batch_size, auto_device, parse_dtype
+from llm.backends.hf.packed import pack_linears, packed_mode
+from llm.backends.models import locate
+from llm.backends.registry import LoadOptions
+from llm.lm import (Capabilities, Generation, LMError, Message, Prompt, check_continuations, check_prompts,
+                    check_sampling, first_line, row_seed)
 
 
 def render_fallback(messages: Sequence[Message]) -> str:
@@ -45,257 +49,6 @@ def render_fallback(messages: Sequence[Message]) -> str:
     return "\n\n".join([*turns, "Assistant:"])
 
 
-def auto_device() -> str:
-    """``"cuda"`` if a GPU is visible, else ``"mps"`` on Apple silicon, else ``"cpu"``."""
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
-    """The CPU feature flags listed in ``cpuinfo`` (empty where the file is missing, e.g. off Linux)."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags") and ":" in line:
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
-
-
-def cpu_has_native_bf16(flags: frozenset[str] | None = None) -> bool:
-    """Whether the CPU multiplies bfloat16 natively: AVX512_BF16 or AMX-BF16.
-
-    Asks torch (``torch.cpu._is_avx512_bf16_supported``, ``_is_amx_tile_supported``) and falls back to the
-    ``/proc/cpuinfo`` flags ``avx512_bf16`` / ``amx_bf16``. Without either, bfloat16 matmuls are emulated and
-    slower than float32, so :func:`auto_dtype` keeps float32.
-    """
-    if flags is None:
-        probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-        if any(p is not None and p() for p in probes):
-            return True
-        flags = cpu_flags()
-    return bool({"avx512_bf16", "amx_bf16"} & flags)
-
-
-def auto_dtype(device: str) -> torch.dtype:
-    """bfloat16 on a GPU that supports it and on a CPU with native bfloat16 (:func:`cpu_has_native_bf16`), else
-    float32 (other CPUs, Apple ``mps``)."""
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    if device == "cpu" and cpu_has_native_bf16():
-        return torch.bfloat16
-    return torch.float32
-
-
-def parse_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
-    """``dtype`` as a ``torch.dtype`` (``None`` or ``"auto"``: :func:`auto_dtype` of ``device``).
-
-    Raises:
-        LMError: an unknown name.
-    """
-    if dtype is None or dtype == "auto":
-        return auto_dtype(device)
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if not isinstance(dtype, str) or not isinstance(getattr(torch, dtype, None), torch.dtype):
-        raise LMError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
-    return getattr(torch, dtype)
-
-
-def kv_batch_size(free_bytes: int, per_row_bytes: int, cap: int = 256, reserve: float = 0.2) -> int:
-    """Rows that fit in ``(1 - reserve) * free_bytes`` at ``per_row_bytes`` each, clipped to ``[1, cap]``."""
-    if per_row_bytes <= 0:
-        return cap
-    return max(1, min(cap, int(free_bytes * (1.0 - reserve)) // per_row_bytes))
-
-
-def row_bytes(config: Any, positions: int, dtype: torch.dtype) -> int:
-    """Memory one decoding row needs: its KV cache over ``positions`` plus a float32 row of logits and the
-    widest activations (``4 * hidden`` per position during prefill), from the model's config."""
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
-    layers = getattr(text, "num_hidden_layers", None) or getattr(text, "n_layer", 1)
-    hidden = getattr(text, "hidden_size", None) or getattr(text, "n_embd", 1)
-    heads = getattr(text, "num_attention_heads", None) or getattr(text, "n_head", 1)
-    kv_heads = getattr(text, "num_key_value_heads", None) or heads
-    head_dim = getattr(text, "head_dim", None) or hidden // heads
-    inter = getattr(text, "intermediate_size", None) or 4 * hidden
-    size = torch.empty((), dtype=dtype).element_size()
-    kv = 2 * layers * kv_heads * head_dim * positions * size
-    return kv + 4 * getattr(text, "vocab_size", 0) + positions * (hidden + inter) * size * 2
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__)[:300]
-
-
-#: Rows sharing at least this many leading tokens have their common prefix computed once (:meth:`HFModel.generate`).
-MIN_SHARED_PREFIX = 16
-
-
-def shared_prefix(rows: Sequence[Sequence[int]]) -> int:
-    """Length of the prefix common to all ``rows``, leaving every row at least one token of its own (the first
-    step needs each row's last prompt token as input)."""
-    if not rows:
-        return 0
-    n = min(len(r) for r in rows) - 1
-    for r in rows[1:]:
-        n = min(n, common_prefix(rows[0], r))
-    return max(n, 0)
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """Length of the longest common prefix of two token lists."""
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
-
-
-class StopScanner:
-    """Finds the first stop string in a growing token list by decoding only its newest tokens.
-
-    Re-decoding a row's whole text at every step costs ``O(n^2)`` per row. A stop string that first appears
-    after token ``t`` ends inside the text of the last few tokens, so :meth:`find` decodes a window of the newest
-    ``4 * max(len(stop)) + 8`` tokens (4: a character may take up to 4 byte-level tokens), widening it while it
-    decodes to fewer than ``max(len(stop)) + 8`` characters. Only on a hit is the whole text decoded, and the
-    cut is taken from it, so the result equals ``text[:min(text.find(s))]`` of the full decode at the same step.
-    """
-
-    def __init__(self, tokenizer: Any, stops: Sequence[str]) -> None:
-        self.tokenizer = tokenizer
-        self.stops = tuple(stops)
-        self.longest = max((len(s) for s in self.stops), default=0)
-
-    def find(self, tokens: Sequence[int]) -> str | None:
-        """The text before the first stop string, if ``tokens`` now hold one, else ``None``."""
-        if not self.stops:
-            return None
-        width = 4 * self.longest + 8
-        while True:
-            start = max(0, len(tokens) - width)
-            tail = self.tokenizer.decode(tokens[start:], skip_special_tokens=True)
-            if start == 0 or len(tail) >= self.longest + 8:
-                break
-            width *= 2
-        if not any(s in tail for s in self.stops):
-            return None
-        text = tail if start == 0 else self.tokenizer.decode(tokens, skip_special_tokens=True)
-        cut = min((text.find(s) for s in self.stops if s in text), default=-1)
-        return text[:cut] if cut >= 0 else None
-
-
-def advance(
-    active: Sequence[int], nxt: torch.Tensor, new: list[list[int]], texts: list[str | None], reasons: list[str],
-    eos_ids: frozenset[int], tokenizer: Any, stops: Sequence[str] | StopScanner,
-) -> list[int]:
-    """Appends each active row's next token; marks rows that hit EOS or a stop string; returns the rows still going.
-
-    ``nxt[b]`` is row ``b``'s token. A stop string cuts the row's text (stored in ``texts[b]``) just before the
-    string (found incrementally by :class:`StopScanner`; pass one to reuse it across steps).
-    """
-    scanner = stops if isinstance(stops, StopScanner) else StopScanner(tokenizer, stops)
-    tokens = nxt.tolist()
-    still = []
-    for b in active:
-        token = int(tokens[b])
-        new[b].append(token)
-        if token in eos_ids:
-            reasons[b] = "stop"
-            continue
-        cut = scanner.find(new[b])
-        if cut is not None:
-            texts[b], reasons[b] = cut, "stop"
-            continue
-        still.append(b)
-    return still
-
-
-class _View:
-    """``view[j]`` reads and writes ``base[index[j]]``: lets :func:`advance` address the live rows of a batch."""
-
-    def __init__(self, base: list[Any], index: list[int]) -> None:
-        self.base, self.index = base, index
-
-    def __getitem__(self, j: int) -> Any:
-        return self.base[self.index[j]]
-
-    def __setitem__(self, j: int, value: Any) -> None:
-        self.base[self.index[j]] = value
-
-
-def target_logprobs(logits: torch.Tensor, targets: Sequence[int]) -> np.ndarray:
-    """``log softmax(logits_j)[targets_j]`` for each row ``j`` of ``logits`` ``(n, vocab)``, float64 ``(n,)``.
-
-    Computed as ``logits_j[t_j] - logsumexp(logits_j)`` in float32: no ``(n, vocab)`` log-softmax is kept.
-    """
-    target = torch.tensor(list(targets), dtype=torch.long, device=logits.device)
-    x = logits.float()
-    picked = x.gather(-1, target[:, None])[:, 0] - torch.logsumexp(x, dim=-1)
-    return picked.double().cpu().numpy()
-
-
-def auto_batch_size(model: Any, cpu_default: int = 16) -> int:
-    """Rows per batch for ``batch_size="auto"``: on CUDA, :func:`kv_batch_size` of the free memory over
-    :func:`row_bytes` at the model's full context; elsewhere ``cpu_default``."""
-    param = next(model.parameters())
-    if param.device.type != "cuda":
-        return cpu_default
-    free, _ = torch.cuda.mem_get_info(param.device)
-    text = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    positions = getattr(text, "max_position_embeddings", None) or getattr(text, "n_positions", None) or 2048
-    return kv_batch_size(free, row_bytes(model.config, min(positions, 4096), param.dtype))
-
-
-@dataclass(frozen=True)
-class _Batch:
-    """Decoding state of a batch beside its KV cache: ``mask`` ``(b, t)`` over the cached positions (0: padding)
-    and ``last`` ``(b, 1)``, the position id of each row's newest cached token."""
-
-    mask: torch.Tensor
-    last: torch.Tensor
-
-    def step(self) -> _Batch:
-        """The state for feeding one more token per row (its mask column and position)."""
-        return _Batch(torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1), self.last + 1)
-
-    def select(self, keep: torch.Tensor) -> _Batch:
-        return _Batch(self.mask[keep], self.last[keep])
-
-
-def joinable(past: Any) -> bool:
-    """Whether :func:`join` can add rows to ``past``: a cache whose layers are all plain ``DynamicLayer``."""
-    try:
-        from transformers.cache_utils import DynamicLayer
-    except ImportError:  # an older transformers without cache layers
-        return False
-    layers = getattr(past, "layers", None)
-    return bool(layers) and all(type(layer) is DynamicLayer and layer.keys is not None for layer in layers)
-
-
-def join(past: Any, state: _Batch, other: Any, other_state: _Batch) -> _Batch:
-    """Appends the rows of cache ``other`` to cache ``past`` (in place) and returns the joined state; the shorter
-    cache is left-padded with masked zeros to the longer one's length."""
-    width = max(state.mask.shape[1], other_state.mask.shape[1])
-
-    def pad(x: torch.Tensor, dim_from_end: int) -> torch.Tensor:
-        short = width - x.shape[-dim_from_end]
-        if short == 0:
-            return x
-        spec = [0, 0] * (dim_from_end - 1) + [short, 0]
-        return torch.nn.functional.pad(x, spec)
-
-    for mine, theirs in zip(past.layers, other.layers):
-        mine.keys = torch.cat([pad(mine.keys, 2), pad(theirs.keys, 2)])
-        mine.values = torch.cat([pad(mine.values, 2), pad(theirs.values, 2)])
-    return _Batch(torch.cat([pad(state.mask, 1), pad(other_state.mask, 1)]), torch.cat([state.last, other_state.last]))
-
-
 class HFModel:
     """A causal LM from ``transformers`` behind the :class:`llm.lm.LanguageModel` protocol.
 
@@ -304,7 +57,7 @@ class HFModel:
         tokenizer: its tokenizer.
         name: the name reported in results.
         batch_size: prompts per forward pass, or ``"auto"``: on a GPU as many rows as fit in 80% of its free
-            memory (:func:`kv_batch_size` over :func:`row_bytes` at the full context, at most 256), else 16.
+            memory (:func:`llm.backends.hf.device.auto_batch_size` at the full context, at most 256), else 16.
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, name: str, batch_size: int | str = 8) -> None:
@@ -344,7 +97,7 @@ class HFModel:
     @contextmanager
     def fast(self) -> Iterator[None]:
         """The context every pass of this class runs in: ``torch.inference_mode`` and, on the CPU, the oneDNN-packed
-        linear layers of :mod:`llm.packed`."""
+        linear layers of :mod:`llm.backends.hf.packed`."""
         with torch.inference_mode(), packed_mode():
             yield
 
@@ -409,7 +162,7 @@ class HFModel:
                 path_or_id, dtype=dtype, trust_remote_code=trust_remote_code
             ).to(device)
         except Exception as exc:  # OSError, ValueError, HTTP errors...: all mean "cannot load"
-            raise LMError(f"cannot load model {path_or_id!r}: {_first_line(exc)}") from None
+            raise LMError(f"cannot load model {path_or_id!r}: {first_line(exc)}") from None
         return cls(model, tokenizer, name=name or path_or_id, batch_size=batch_size)
 
     # ---- prompts -> token ids -------------------------------------------------------------------------------
@@ -476,11 +229,11 @@ class HFModel:
             out[i] = g
         return [g for g in out if g is not None]
 
-    def _prefill(self, rows: list[list[int]]) -> tuple[torch.Tensor, Any, _Batch]:
+    def _prefill(self, rows: list[list[int]]) -> tuple[torch.Tensor, Any, BatchState]:
         """One pass over ``rows`` (token ids): the logits of each row's last position ``(b, vocab)``, the KV cache,
         and the batch state after it (the next tokens still to be chosen).
 
-        When the rows share a prefix of at least :data:`MIN_SHARED_PREFIX` tokens (few-shot examples, a system
+        When the rows share a prefix of at least :data:`llm.backends.hf.decoding.MIN_SHARED_PREFIX` tokens (few-shot examples, a system
         prompt, one problem under several hints), the prefix is computed once and its KV cache copied to every row;
         each row's own tokens follow it, left-padded: ``[prefix][pad][own tokens]``, pads masked and positions
         counted without them. Otherwise the rows are left-padded. Copies of one prompt (the ``k`` samples of a
@@ -495,7 +248,7 @@ class HFModel:
             return logits[index], past, state.select(index)
         shared = shared_prefix(rows)
         past = None
-        if shared < MIN_SHARED_PREFIX or n == 1:
+        if shared < decoding.MIN_SHARED_PREFIX or n == 1:
             ids, mask, positions = self._left_pad(rows)
         else:
             head = torch.tensor([rows[0][:shared]], device=self.device)
@@ -505,7 +258,7 @@ class HFModel:
             mask = torch.cat([torch.ones((n, shared), dtype=mask.dtype, device=mask.device), mask], dim=1)
             positions = positions + shared
         logits, past = self.forward(ids, mask, positions, past)
-        return logits[:, -1, :], past, _Batch(mask, positions[:, -1:])
+        return logits[:, -1, :], past, BatchState(mask, positions[:, -1:])
 
     def _decode(
         self, rows: list[list[int]], max_new_tokens: int, temperature: float, seeds: list[int],
@@ -530,7 +283,7 @@ class HFModel:
         waiting = list(range(n))
         live: list[int] = []  # the original row of each batch row
         past: Any = None
-        state: _Batch | None = None
+        state: BatchState | None = None
         nxt = torch.empty(0, dtype=torch.long)
         refill = max(1, self.batch_size // 4)
 
@@ -541,14 +294,14 @@ class HFModel:
                 probs = torch.softmax(logits.float() / temperature, dim=-1)
                 for j, b in enumerate(which):
                     pick[j] = torch.multinomial(probs[j], 1, generator=generators[b])[0]
-            going = advance(range(len(which)), pick, [new[b] for b in which], _View(texts, which),
-                            _View(reasons, which), self.eos_ids, self.tokenizer, scanner)
+            going = advance(range(len(which)), pick, [new[b] for b in which], RowView(texts, which),
+                            RowView(reasons, which), self.eos_ids, self.tokenizer, scanner)
             return pick, [j for j in going if len(new[which[j]]) < max_new_tokens]
 
         with self.fast():
             while waiting or live:
                 free = self.batch_size - len(live)
-                if waiting and (not live or (free >= refill and joinable(past))):
+                if waiting and (not live or (free >= refill and decoding.joinable(past))):
                     group, waiting = waiting[:free], waiting[free:]
                     logits, g_past, g_state = self._prefill([rows[b] for b in group])
                     g_next, going = choose(logits, group)
@@ -559,7 +312,7 @@ class HFModel:
                         g_state, g_next = g_state.select(keep), g_next[keep]
                         group = [group[j] for j in going]
                         if live:
-                            state = join(past, state, g_past, g_state)  # type: ignore[arg-type]
+                            state = decoding.join(past, state, g_past, g_state)  # type: ignore[arg-type]
                             nxt, live = torch.cat([nxt, g_next]), live + group
                         else:
                             past, state, nxt, live = g_past, g_state, g_next, group
@@ -655,3 +408,15 @@ class HFModel:
                                          keep=len(ids), use_cache=False)
                 logprobs[1:] = target_logprobs(logits[0, :-1], ids[1:]).tolist()
         return tokens, offsets, logprobs
+
+
+def load(spec: str, options: LoadOptions) -> HFModel:
+    """The registry's loader for short names, local folders and hub ids (:func:`llm.backends.models.locate`).
+
+    A short name is cached in the dtype the model will run in, so a bfloat16 run never holds a float32 copy.
+    """
+    device = options.device or auto_device()
+    weights = str(parse_dtype(options.dtype, device)).removeprefix("torch.")
+    path, name = locate(spec, dtype=weights)
+    return HFModel.from_pretrained(path, device=device, dtype=weights, batch_size=options.batch_size,
+                                   trust_remote_code=options.trust_remote_code, name=name)

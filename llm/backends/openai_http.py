@@ -1,4 +1,4 @@
-"""OpenAI-compatible HTTP backend (vLLM, llama.cpp server, hosted APIs, :mod:`llm.serve`).
+"""OpenAI-compatible HTTP backend (vLLM, llama.cpp server, hosted APIs, :mod:`llm.backends.serve`).
 
 ``str`` prompts go to ``/completions``, chats to ``/chat/completions``; one request per prompt, at most
 ``max_in_flight`` in flight at once (a thread pool over one pooled ``httpx.Client``), results in prompt order.
@@ -27,7 +27,7 @@ every prompt's; prompt-specific faults (other 4xx, a malformed answer to one pro
 ``logprob`` uses the vLLM convention: ``/completions`` with ``prompt = p + c``, ``echo=True``, ``logprobs=1``,
 ``max_tokens=1``; the server returns each prompt token's ``token_logprobs`` and ``text_offset``, and the tokens
 ending after character ``len(p)`` (and starting before ``len(p + c)``) are summed. A token straddling the
-boundary counts to the continuation, as in :mod:`llm.hf`. Chat prompts cannot be scored this way.
+boundary counts to the continuation, as in :mod:`llm.backends.hf`. Chat prompts cannot be scored this way.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
-from llm.lm import Capabilities, Generation, LMError, Message, PartialResults, Prompt
-from llm.load import check_continuations, check_prompts, check_sampling, row_seed
+from llm.backends.registry import LoadOptions
+from llm.lm import (Capabilities, Generation, LMError, Message, PartialResults, Prompt, check_continuations,
+                    check_prompts, check_sampling, row_seed)
 
 T = TypeVar("T")
 
@@ -429,3 +430,10 @@ def echo_sum(data: dict[str, Any], prompt: str, full: str) -> float:
     if not found:
         raise Malformed(f"echoed no token for the continuation {full[len(prompt):]!r:.60}")
     return total
+
+
+def load(spec: str, options: LoadOptions) -> OpenAIModel:
+    """The registry's loader: ``URL[#MODEL]`` (without ``#MODEL`` the endpoint's ``/models`` is asked)."""
+    url, _, model = spec.partition("#")
+    return OpenAIModel(url, model or None, api_key_env=options.api_key_env, timeout=options.timeout,
+                       max_retries=options.max_retries, max_in_flight=options.max_in_flight)

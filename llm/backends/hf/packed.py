@@ -9,7 +9,7 @@ and float32 results within round-off. Measured on the project's 2-core AVX-512 C
 (``docs/performance.md``, "Generation"): 1.5x a bfloat16 ``(16, 896) x (896, 4864)`` product and 1.6x a whole
 Qwen2.5-0.5B decoding step at batch 16.
 
-The packed path is taken only inside :func:`packed_mode` (entered by :meth:`llm.hf.HFModel.fast`), without
+The packed path is taken only inside :func:`packed_mode` (entered by :meth:`llm.backends.hf.HFModel.fast`), without
 autograd, for a CPU input of the weight's dtype; anything else runs the layer's ordinary ``forward``. A packed
 copy is rebuilt when its weight changes (its storage or in-place version), so training the same module stays
 correct. The copies live outside the module (a weak map), so ``state_dict``, ``deepcopy`` and saving are unchanged.

@@ -2,7 +2,7 @@
 
 A committed scheme ``pi(sigma | omega)`` picks which item the signal speaks for (:func:`draw_signal_item`; under
 the revelation principle the signal recommends an item), and the Advisor turns that item into text
-(:func:`advisor_signals`, prompt :data:`llm.prompts.ADVISOR_PROMPT`). :func:`template_signal` is the model-free
+(:func:`advisor_signals`, prompt :data:`llm.game.prompts.ADVISOR_PROMPT`). :func:`template_signal` is the model-free
 signal built from the item's ``hint_text``.
 """
 
@@ -13,9 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
-from llm.catalogue import Item
+from llm.game.catalogue import Item
 from llm.lm import LanguageModel, LMError
-from llm.prompts import ADVISOR_STOP, SIGNAL_TEMPLATE, advisor_prompt, one_line
+from llm.game.prompts import ADVISOR_STOP, SIGNAL_TEMPLATE, advisor_prompt, one_line
 from persuasion.errors import GameError
 
 
@@ -35,7 +35,7 @@ class Signal:
 
 
 def template_signal(item: Item) -> Signal:
-    """The model-free signal :data:`llm.prompts.SIGNAL_TEMPLATE` for ``item``."""
+    """The model-free signal :data:`llm.game.prompts.SIGNAL_TEMPLATE` for ``item``."""
     return Signal(item.id, SIGNAL_TEMPLATE.format(name=item.name, hint_text=item.hint_text), "template")
 
 

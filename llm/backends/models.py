@@ -25,12 +25,12 @@ import importlib.metadata as md
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from llm.lm import LMError
+from llm.lm import LMError, first_line
+from llm.store import atomic_folder
 
 FORMAT_VERSION = 1  # bump when a builder changes what it writes: older cached folders are rebuilt
 MARKER = "persuasion_model.json"  # written last inside a finished folder
@@ -141,8 +141,8 @@ def tiny_gpt2(
     There are no real GPT-2 weights offline: this model's text is noise, but its shapes, tokenizer and
     numerics are GPT-2's, which is what tests and smoke runs need.
 
-    The folder is written beside ``path``, checked with :func:`llm.model_check.validate_model_folder` and
-    then swapped into place (:func:`llm.atomic.atomic_folder`): a killed or failed call leaves ``path`` as it
+    The folder is written beside ``path``, checked with :func:`llm.backends.model_check.validate_model_folder` and
+    then swapped into place (:func:`llm.store.atomic_folder`): a killed or failed call leaves ``path`` as it
     was, never a folder with a 0-byte ``config.json`` or no tokenizer.
 
     Args:
@@ -155,13 +155,13 @@ def tiny_gpt2(
         ``path`` as a ``Path``.
 
     Raises:
-        llm.atomic.NoSpaceError: the disk filled up while writing (``path`` is untouched).
+        llm.store.NoSpaceError: the disk filled up while writing (``path`` is untouched).
     """
     import torch
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-    from llm.atomic import atomic_folder
-    from llm.model_check import validate_model_folder
+    from llm.store import atomic_folder
+    from llm.backends.model_check import validate_model_folder
 
     out = Path(path)
     tok = AutoTokenizer.from_pretrained(str(gpt2_tokenizer_path(cache)))
@@ -196,7 +196,7 @@ def convert_gguf(gguf_path: Path, folder: Path, dtype: str = "float32") -> None:
         tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
         loaded = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch_dtype)
     except Exception as exc:  # transformers raises many types; keep the first line
-        raise LMError(f"cannot read GGUF {gguf_path}: {_first_line(exc)}") from None
+        raise LMError(f"cannot read GGUF {gguf_path}: {first_line(exc)}") from None
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
@@ -300,11 +300,6 @@ def short_name(spec: str) -> str | None:
     return key if key in REGISTRY else None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
-
-
 def _is_complete(folder: Path, name: str) -> bool:
     try:
         marker = json.loads((folder / MARKER).read_text())
@@ -355,26 +350,19 @@ def materialise(
     with FileLock(str(models / f"{variant}.lock")):
         if _is_complete(final, entry.name):  # another process finished it while we waited
             return final
-        tmp = Path(tempfile.mkdtemp(prefix=f".{variant}.", dir=models))
         try:
-            if variant == entry.name:
-                entry.build(tmp)
-            else:
-                entry.build(tmp, dtype)
-            marker = {"name": entry.name, "format": FORMAT_VERSION, "packages": list(entry.packages),
-                      "dtype": dtype if variant != entry.name else "float32"}
-            (tmp / MARKER).write_text(json.dumps(marker, indent=1))
-            tmp.chmod(0o755)  # mkdtemp makes it 0700; the cache may be shared
-            if final.exists():  # stale: older format or interrupted by hand
-                shutil.rmtree(final)
-            os.rename(tmp, final)
+            with atomic_folder(final) as tmp:  # a stale folder (older format) stays until the new one replaces it
+                if variant == entry.name:
+                    entry.build(tmp)
+                else:
+                    entry.build(tmp, dtype)
+                marker = {"name": entry.name, "format": FORMAT_VERSION, "packages": list(entry.packages),
+                          "dtype": dtype if variant != entry.name else "float32"}
+                (tmp / MARKER).write_text(json.dumps(marker, indent=1))
         except LMError:
             raise
         except Exception as exc:
-            raise LMError(f"building offline model {entry.name!r} failed: {_first_line(exc)}") from exc
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+            raise LMError(f"building offline model {entry.name!r} failed: {first_line(exc)}") from exc
     return final
 
 
@@ -390,3 +378,64 @@ def resolve(spec: str, cache: Path | None = None, dtype: str = "float32") -> str
     if REGISTRY[key].kind != "model":
         raise LMError(f"{spec!r} is a tokenizer, not a language model; use 'tiny-gpt2' for a GPT-2 with it")
     return str(materialise(key, cache=cache, dtype=dtype))
+
+
+def _offline() -> bool:
+    """Whether the hub may not be asked: the hub client's setting (read at its import) or the environment now."""
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_OFFLINE or any(
+        os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def check_hub_model(repo_id: str, timeout: float = 10.0) -> None:
+    """Fails at once, in one line, for a hub id that cannot be loaded; returns if it is cached or on the hub.
+
+    One question to the hub at most (no retries): its model page. A gated model passes (loading it says which
+    token to use).
+
+    Raises:
+        LMError: not cached while offline, not a valid id, not on the hub (or private), or the hub unreachable.
+    """
+    from huggingface_hub import HfApi, try_to_load_from_cache
+    from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
+
+    names = f"not a short name ({', '.join(k for k, e in REGISTRY.items() if e.kind == 'model')}), a local folder"
+    try:
+        if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+            return  # cached: transformers loads it, offline too
+    except HFValidationError:
+        raise LMError(f"model {repo_id!r} is {names} or a valid hub id") from None
+    if _offline():
+        raise LMError(f"model {repo_id!r} is {names} or a cached hub model, and HF_HUB_OFFLINE is set: "
+                      "the hub is not asked")
+    try:
+        HfApi().model_info(repo_id, timeout=timeout)
+    except GatedRepoError:
+        return
+    except RepositoryNotFoundError:
+        raise LMError(f"model {repo_id!r} is {names} or a model on the hub (or it is private: log in first)") from None
+    except Exception as exc:  # noqa: BLE001 - connection refused, no DNS, timeout, proxy: the hub is out of reach
+        raise LMError(f"cannot reach the hub for model {repo_id!r} ({first_line(exc)}): name a short name or a "
+                      "local folder, or set HF_HUB_OFFLINE=1 to use cached models") from None
+
+
+def locate(spec: str, dtype: str = "float32") -> tuple[str, str]:
+    """Where a local engine loads ``spec`` from, and the name results report: ``(path or hub id, name)``.
+
+    A short name is materialised (weights in ``dtype``) and reported by its short name; a local folder is expanded;
+    anything else must be a hub id that can be loaded (:func:`check_hub_model`).
+
+    Raises:
+        LMError: a file or a missing folder named as a model, or a hub id that cannot be loaded (one line).
+    """
+    name = short_name(spec)
+    path = resolve(spec, dtype=dtype)
+    looks_local = spec.startswith((".", "/", "~")) or Path(spec).expanduser().exists()
+    if name is None and looks_local and not Path(spec).expanduser().is_dir():
+        if Path(spec).expanduser().exists():
+            raise LMError(f"{spec!r} is a file, not a model folder (a GGUF file: see llm.backends.models.convert_gguf)")
+        raise LMError(f"model folder {spec!r} does not exist")
+    if name is None and not looks_local:
+        check_hub_model(spec)
+    return (str(Path(path).expanduser()) if looks_local else path), name or spec

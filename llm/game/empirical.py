@@ -15,7 +15,7 @@ With ``N[omega, a]`` records and ``S[omega, a]`` summed correctness in cell ``(o
 the mean and standard deviation of the Beta(``alpha + S``, ``alpha + N - S``) posterior (``alpha = 1``: Laplace's
 rule of succession). The prior counts each distinct ``(problem, item)`` pair once, ``P_omega`` pairs in state
 ``omega`` and ``P`` in all: ``mu0(omega) = (P_omega + alpha) / (P + m alpha)`` (Dirichlet posterior mean), or a
-given vector (e.g. the Receiver's mean measured prior :func:`llm.beliefs.mean_belief`).
+given vector (e.g. the Receiver's mean measured prior :func:`llm.game.beliefs.mean_belief`).
 
 Receiver utility, ``receiver=``:
 
@@ -36,7 +36,7 @@ from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
-from llm.catalogue import NONE_ID, Catalogue
+from llm.game.catalogue import NONE_ID, Catalogue
 from persuasion.errors import GameError
 from persuasion.game import Game
 
@@ -187,7 +187,7 @@ def estimate_game(
         The :class:`EmpiricalGame`; ``persuasion.solve(result.game)`` gives the optimal scheme.
 
     Example:
-        >>> from llm.catalogue import load_catalogue
+        >>> from llm.game.catalogue import load_catalogue
         >>> cat = load_catalogue("math")
         >>> recs = [Outcome("p1", "work_backwards", "work_backwards", 1.0),
         ...         Outcome("p1", "work_backwards", "unit_rates", 0.0)]

@@ -2,15 +2,15 @@
 
 Run it::
 
-    python -m llm.serve smollm2-135m --port 8000      # then: load_model("http://127.0.0.1:8000/v1")
+    python -m llm.backends.serve smollm2-135m --port 8000      # then: load_model("http://127.0.0.1:8000/v1")
 
 Endpoints: ``GET /v1/models``; ``POST /v1/completions`` (``prompt`` a str or list of str, ``max_tokens``
 (default 16; 0 allowed with ``echo``), ``temperature`` (default 1), ``seed``, ``stop``, ``echo``, ``logprobs``);
-``POST /v1/chat/completions`` (``messages``, same sampling fields). Token logprobs need a model with
-``token_logprobs(text)`` (:class:`llm.hf.HFModel` has it); otherwise such requests get HTTP 400. Every
-connection gets its own thread (up to 128 waiting to be accepted), so a client keeping 64 requests in flight has
-them all received at once; the model calls themselves run one at a time (a lock around the model), so concurrent
-clients queue rather than oversubscribe the CPU. ``ModelServer.in_flight`` / ``peak_in_flight`` count the
+``POST /v1/chat/completions`` (``messages``, same sampling fields). Token logprobs need a white-box model
+(:class:`llm.lm.WhiteBoxModel`, such as :class:`llm.backends.hf.HFModel`); otherwise such requests get HTTP 400.
+Every connection gets its own thread (up to 128 waiting to be accepted), so a client keeping 64 requests in flight
+has them all received at once; the model calls themselves run one at a time (a lock around the model), so
+concurrent clients queue rather than oversubscribe the CPU. ``ModelServer.in_flight`` / ``peak_in_flight`` count the
 requests being handled now / at most so far.
 """
 
@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator, Sequence
 
-from llm.lm import Generation, LanguageModel, LMError
+from llm.lm import Generation, LanguageModel, LMError, white_box
 
 HOST = "127.0.0.1"
 MAX_BODY = 16 << 20  # bytes
@@ -105,7 +105,7 @@ class ModelServer(ThreadingHTTPServer):
         kwargs = _sampling(body)
         echo = bool(_field(body, "echo", bool, False))
         want_logprobs = _field(body, "logprobs", int, None) is not None
-        if want_logprobs and not hasattr(self.model, "token_logprobs"):
+        if want_logprobs and not self.model.capabilities.white_box:
             raise RequestError(f"model {self.model_name!r} does not offer token logprobs")
         if kwargs["max_new_tokens"] == 0 and not echo:
             raise RequestError("max_tokens=0 is only allowed with echo=true")
@@ -136,7 +136,7 @@ class ModelServer(ThreadingHTTPServer):
         followed by the generated tokens that start at or after ``len(prompt)``; without it, the tokens of
         ``prompt + generated`` that end after ``len(prompt)``. Generated tokens are re-tokenized from text.
         """
-        score = self.model.token_logprobs  # type: ignore[attr-defined]
+        score = white_box(self.model).token_logprobs
         tokens, offsets, values = score(prompt) if echo else ([], [], [])
         if generated:
             t2, o2, v2 = score(prompt + generated)
@@ -248,10 +248,10 @@ def serving(model: LanguageModel, port: int = 0, name: str | None = None) -> Ite
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m llm.serve MODEL [--port 8000] [--batch-size 8] [--device cpu] [--name NAME] [--verbose]``."""
-    from llm.load import load_model
+    """``python -m llm.backends.serve MODEL [--port 8000] [--batch-size 8] [--device cpu] [--name NAME] [--verbose]``."""
+    from llm.backends import load_model
 
-    parser = argparse.ArgumentParser(prog="python -m llm.serve", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m llm.backends.serve", description=__doc__.splitlines()[0])
     parser.add_argument("model", help="short name, local folder or hub id (see docs/models.md)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=8)

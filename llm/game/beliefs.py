@@ -1,7 +1,7 @@
 """The Receiver's belief over information items, measured from its log-probabilities, and the Bayesian benchmark.
 
 For a question ``x`` and an optional signal text ``g``, the Receiver scores every item ``omega`` of the catalogue
-as the continuation of one fixed prompt (templates in :mod:`llm.prompts`):
+as the continuation of one fixed prompt (templates in :mod:`llm.game.prompts`):
 
 .. math::
 
@@ -22,9 +22,9 @@ from typing import Any, Sequence
 import numpy as np
 from scipy.special import logsumexp, rel_entr
 
-from llm.catalogue import Catalogue
+from llm.game.catalogue import Catalogue
 from llm.lm import LanguageModel, LMError
-from llm.prompts import belief_continuation, belief_prompt
+from llm.game.prompts import belief_continuation, belief_prompt
 from persuasion.errors import GameError
 
 #: Tolerance on "sums to 1" for measured beliefs, priors and scheme rows.
@@ -39,7 +39,7 @@ def belief_requests(
     Args:
         questions: ``Q`` question texts ``x``.
         catalogue: the ``m`` items.
-        signals: ``None`` (priors), or one signal per question: its text, a :class:`llm.signals.Signal`, or
+        signals: ``None`` (priors), or one signal per question: its text, a :class:`llm.game.signals.Signal`, or
             ``None``.
 
     Returns:
@@ -52,7 +52,7 @@ def belief_requests(
         raise GameError(f"got {len(signals)} signals for {len(questions)} questions; pass one per question")
     texts: list[str | None] = []
     for k, signal in enumerate(signals):
-        text = getattr(signal, "text", signal)  # a llm.signals.Signal stands for its text
+        text = getattr(signal, "text", signal)  # a llm.game.signals.Signal stands for its text
         if text is not None and not isinstance(text, str):
             raise GameError(f"signal {k} must be text, a Signal or None, got {type(signal).__name__}")
         texts.append(text)
