@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 from benchmarks.bench_prefix import feedback_prompts, report, workload_args
-from llm.backends.hf import HFModel
 from llm.backends import load_model
+from llm.backends.hf import HFModel
 from llm.backends.models import tiny_gpt2
 
 

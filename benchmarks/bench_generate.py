@@ -25,8 +25,8 @@ from typing import Any, Callable
 
 import torch
 
-from llm.backends.hf import HFModel, auto_dtype, cpu_has_native_bf16, parse_dtype
 from llm.backends import load_model
+from llm.backends.hf import HFModel, auto_dtype, cpu_has_native_bf16, parse_dtype
 from llm.tasks import format_math_prompt, grade_gsm8k, load_gsm8k
 from llm.tasks.answers import extract_gsm8k_answer
 from llm.tasks.gsm8k import STOP

@@ -20,11 +20,11 @@ from typing import Any
 
 import torch
 
+from llm.backends import load_model
+from llm.backends.hf import HFModel, shared_prefix
 import llm.backends.hf.decoding
 from llm.bpa.context import hint_text
 from llm.game.catalogue import load_catalogue
-from llm.backends.hf import HFModel, shared_prefix
-from llm.backends import load_model
 from llm.tasks.registry import get_task
 
 

@@ -18,8 +18,8 @@ import torch
 
 import llm.backends.hf.decoding
 from bench_prefix import feedback_prompts, report, workload_args  # the shared workload (benchmarks/ is on sys.path)
-from llm.backends.hf import HFModel
 from llm.backends import load_model
+from llm.backends.hf import HFModel
 
 
 def main(argv: list[str] | None = None) -> int:

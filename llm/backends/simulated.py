@@ -62,8 +62,8 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from llm.game.catalogue import NONE_ID, Catalogue, CatalogueError, load_catalogue
 from llm.backends.registry import LoadOptions
+from llm.game.catalogue import NONE_ID, Catalogue, CatalogueError, load_catalogue
 from llm.lm import Capabilities, Generation, LMError, Prompt, check_continuations, check_prompts, check_sampling
 from llm.tasks.base import Problem
 from llm.tasks.synthetic import find, with_final_answer

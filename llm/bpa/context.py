@@ -18,8 +18,9 @@ import numpy as np
 
 from llm.bpa.config import BPAConfig
 from llm.game.catalogue import NONE_ID, Catalogue, Item
-from llm.lm import Generation, LanguageModel, PartialResults, Prompt
 from llm.game.signals import template_signal
+from llm.lm import Generation, LanguageModel, PartialResults, Prompt
+from llm.tasks.task import Task
 
 
 def rng(*parts: Any) -> np.random.Generator:
@@ -74,7 +75,7 @@ class Context:
 
     config: BPAConfig
     out: Path
-    task: Any
+    task: Task
     catalogue: Catalogue
     loader: Callable[[str], LanguageModel]
     _models: dict[str, LanguageModel] = field(default_factory=dict)

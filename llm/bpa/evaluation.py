@@ -32,16 +32,16 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from llm.game.beliefs import receiver_beliefs
 from llm.bpa.context import Context, answer, chunks, hint_text, question, rng, uses_chat
 from llm.bpa.game import GameResult
 from llm.bpa.state import GainModel
+from llm.game.beliefs import receiver_beliefs
 from llm.game.catalogue import NONE_ID
+from llm.game.signals import advisor_signals, draw_signal_item, template_signal
 from llm.lm import LMError
 from llm.methods import METHOD_OF_CONDITION, Cost, Metered
-from llm.store import ResultStore
 from llm.rows import EvalRow
-from llm.game.signals import advisor_signals, draw_signal_item, template_signal
+from llm.store import ResultStore
 
 #: Conditions that need the Receiver's beliefs (token log-probabilities).
 BELIEF_CONDITIONS = ("prior", "posterior")

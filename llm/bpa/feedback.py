@@ -30,10 +30,10 @@ from tqdm.auto import tqdm
 from llm.bpa.context import Context, answer, chunks, hint_text, question, uses_chat
 from llm.bpa.elimination import next_samples
 from llm.game.catalogue import NONE_ID, Item
-from llm.lm import PartialResults
-from llm.store import ResultStore, write_json_atomic
-from llm.rows import FeedbackRow
 from llm.game.signals import advisor_signals
+from llm.lm import PartialResults
+from llm.rows import FeedbackRow
+from llm.store import ResultStore, write_json_atomic
 
 #: Temperature of the Advisor's candidate signals (diverse candidates for DPO pairs).
 CANDIDATE_TEMPERATURE = 0.8

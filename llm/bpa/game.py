@@ -32,8 +32,8 @@ import numpy as np
 
 from llm.game.catalogue import NONE_ID, Catalogue
 from llm.game.empirical import Outcome, estimate_game
-from llm.store import write_json_atomic
 from llm.rows import FeedbackRow
+from llm.store import write_json_atomic
 
 @dataclass(frozen=True)
 class ItemRates:

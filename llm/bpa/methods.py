@@ -32,8 +32,8 @@ from llm.methods import METHOD_OF_CONDITION
 from llm.methods.aligner import AlignedModel, Correction, QARecord, question_text, train_corrector
 from llm.methods.cost import Cost
 from llm.methods.inspector import Inspector, SquadModel, answer_features, fit_inspector
-from llm.store import ResultStore, write_json_atomic
 from llm.rows import EvalRow
+from llm.store import ResultStore, write_json_atomic
 
 
 @dataclass(frozen=True)

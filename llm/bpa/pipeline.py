@@ -27,8 +27,8 @@ from llm.bpa.report import hint_flip_rate, methods_markdown, plot_results, summa
 from llm.bpa.training import fit_advisor_state, reward_table, signal_rewards, train_advisor
 from llm.game.catalogue import load_catalogue
 from llm.lm import LanguageModel, LMError
-from llm.store import write_json_atomic
 from llm.rows import EvalRow
+from llm.store import write_json_atomic
 from llm.tasks import get_task
 
 

@@ -34,8 +34,8 @@ from llm.bpa.state import GainModel, fit_gain_model
 from llm.game.catalogue import NONE_ID
 from llm.game.prompts import advisor_prompt
 from llm.lm import white_box
-from llm.store import write_json_atomic
 from llm.rows import FeedbackRow
+from llm.store import write_json_atomic
 
 
 @dataclass(frozen=True)

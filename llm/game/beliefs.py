@@ -23,8 +23,8 @@ import numpy as np
 from scipy.special import logsumexp, rel_entr
 
 from llm.game.catalogue import Catalogue
-from llm.lm import LanguageModel, LMError
 from llm.game.prompts import belief_continuation, belief_prompt
+from llm.lm import LanguageModel, LMError
 from persuasion.errors import GameError
 
 #: Tolerance on "sums to 1" for measured beliefs, priors and scheme rows.

@@ -14,8 +14,8 @@ from typing import Sequence
 import numpy as np
 
 from llm.game.catalogue import Item
-from llm.lm import LanguageModel, LMError
 from llm.game.prompts import ADVISOR_STOP, SIGNAL_TEMPLATE, advisor_prompt, one_line
+from llm.lm import LanguageModel, LMError
 from persuasion.errors import GameError
 
 

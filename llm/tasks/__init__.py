@@ -19,8 +19,8 @@ from llm.tasks.math_answers import math_equal
 from llm.tasks.mbpp import load_mbpp
 from llm.tasks.passk import mean_pass_at_k, pass_at_k
 from llm.tasks.registry import TASKS, get_task
-from llm.tasks.task import AnswerFormat, Task
 from llm.tasks.synthetic import synthetic_arithmetic
+from llm.tasks.task import AnswerFormat, Task
 
 __all__ = [
     "ENV_VAR",

@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from llm.lm import Prompt
 from llm.game.prompts import has_hint, hint_comment, hint_line
+from llm.lm import Prompt
 from llm.tasks.base import CodeProblem, TaskError
 
 HUMANEVAL_STOP = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ", "\n```")

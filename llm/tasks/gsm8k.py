@@ -13,8 +13,8 @@ import os
 import re
 from typing import Any, Sequence
 
-from llm.lm import Prompt
 from llm.game.prompts import has_hint, hint_line
+from llm.lm import Prompt
 from llm.tasks.answers import parse_number
 from llm.tasks.base import AnyProblem, Grade, Problem, TaskError
 from llm.tasks.data import hub_name, load_hub, locate, read_jsonl, require

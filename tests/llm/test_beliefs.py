@@ -19,9 +19,9 @@ from llm.game.beliefs import (
     total_variation,
 )
 from llm.game.catalogue import load_catalogue
-from llm.lm import LanguageModel, LMError
 from llm.game.prompts import belief_continuation
 from llm.game.signals import advisor_signals, template_signal
+from llm.lm import LanguageModel, LMError
 from persuasion.errors import GameError
 
 MATH = load_catalogue("math")

@@ -12,11 +12,11 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pytest
 
-from llm.backends.hf import HFModel
-from llm.lm import Generation, LMError, PartialResults, Prompt
 from llm.backends import load_model
+from llm.backends.hf import HFModel
 from llm.backends.openai_http import OpenAIModel
 from llm.backends.serve import ModelServer, make_server
+from llm.lm import Generation, LMError, PartialResults, Prompt
 from tests.llm.fault_proxy import KINDS, FaultProxy, Periodic, RandomFaults, always, fault_proxy, when
 
 GEN_PROMPTS = [f"Question {i}: what is {i} plus {i % 7}? Answer:" for i in range(64)]

@@ -9,9 +9,9 @@ from typing import Callable
 
 import pytest
 
-from llm.store import NoSpaceError
 from llm.backends.model_check import BrokenModelError, is_valid_model_folder, validate_model_folder
 from llm.backends.models import GPT2_VOCAB_SIZE
+from llm.store import NoSpaceError
 
 
 @pytest.fixture

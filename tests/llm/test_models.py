@@ -14,9 +14,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from llm.backends import load_model
 from llm.backends.hf import HFModel
 from llm.lm import Generation, LMError, Prompt
-from llm.backends import load_model
 from llm.backends.models import (
     DEFAULT_MODEL,
     MARKER,

@@ -16,11 +16,11 @@ import httpx
 import numpy as np
 import pytest
 
-from llm.backends.hf import HFModel
-from llm.lm import Generation, LanguageModel, LMError, Prompt
 from llm.backends import load_model
+from llm.backends.hf import HFModel
 from llm.backends.openai_http import OpenAIModel, normalise_base_url
 from llm.backends.serve import main, make_server, serving
+from llm.lm import Generation, LanguageModel, LMError, Prompt
 
 PROMPTS = ["Hello, world!", "The capital of France is", "a", "Once upon a time, in a land far away"]
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2?"}]

@@ -10,8 +10,8 @@ import torch
 
 from llm.backends.hf import packed
 from llm.backends.hf import HFModel
-from llm.backends.models import gpt2_tokenizer_path
 from llm.backends.hf.packed import PackedLinear, linear_bytes, memory_available, pack_linears, packed_mode
+from llm.backends.models import gpt2_tokenizer_path
 
 pytestmark = pytest.mark.skipif(not packed.available(), reason="this torch build has no oneDNN linear ops")
 

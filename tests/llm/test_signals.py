@@ -11,8 +11,8 @@ from fake_lm import FakeLM
 from llm.game import prompts
 from llm.game.beliefs import receiver_belief
 from llm.game.catalogue import load_catalogue
-from llm.lm import Generation, LMError
 from llm.game.signals import Signal, advisor_signal, advisor_signals, clean_signal, draw_signal_item, template_signal
+from llm.lm import Generation, LMError
 from persuasion.errors import GameError
 
 MATH = load_catalogue("math")

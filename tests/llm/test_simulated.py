@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
-from llm.game.beliefs import receiver_beliefs
-from llm.lm import LanguageModel, LMError
 from llm.backends import load_model
+from llm.game.beliefs import receiver_beliefs
 from llm.game.signals import template_signal
+from llm.lm import LanguageModel, LMError
 from llm.backends.simulated import (
     SimulatedReceiver,
     SimulatedSpecError,

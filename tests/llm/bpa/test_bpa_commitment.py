@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import persuasion
+from llm.backends.simulated import SimulatedReceiver, commitment_spec, committed_value, group_states, persuasion_game
 from llm.bpa.config import BPAConfig
 from llm.bpa.evaluation import commit
 from llm.bpa.pipeline import run
-from llm.backends.simulated import SimulatedReceiver, commitment_spec, committed_value, group_states, persuasion_game
 from llm.tasks import get_task
 from persuasion.reference import full_disclosure
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from llm.backends.simulated import DEFAULT_SUCCESS, SimulatedReceiver, SimulatedSpec
 from llm.bpa.config import BPAConfig
 from llm.bpa.context import Context
 from llm.bpa.feedback import collect_feedback
 from llm.bpa.game import item_rates, problem_states
 from llm.game.catalogue import NONE_ID, load_catalogue
 from llm.rows import FeedbackRow
-from llm.backends.simulated import DEFAULT_SUCCESS, SimulatedReceiver, SimulatedSpec
 from llm.tasks.registry import get_task
 
 CAT = load_catalogue("math").with_none()

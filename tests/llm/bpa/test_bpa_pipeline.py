@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from llm.backends.simulated import default_spec
 from llm.bpa.config import BPAConfig
 from llm.bpa.pipeline import run
-from llm.store import LockedError, OutputLock
-from llm.backends.simulated import default_spec
 from llm.stats import mde_paired
+from llm.store import LockedError, OutputLock
 
 QUIET = dict(log=lambda _: None)
 SIM = BPAConfig(task="synthetic", catalogue="math", advisor="template", receivers=("simulated",), train_limit=200,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from llm.game.catalogue import load_catalogue
 from llm.experiment_cli import SMOKE_NOTE
+from llm.game.catalogue import load_catalogue
 from llm.methods import CONDITIONS, METHOD_OF_CONDITION
 
 ROOT = Path(__file__).resolve().parents[3]
