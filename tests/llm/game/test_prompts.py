@@ -1,4 +1,4 @@
-"""The hint templates of llm/game/prompts.py (placement is the tasks' job: tests/llm/test_tasks_*.py)."""
+"""The hint templates of llm/game/prompts.py (placement is the tasks' job: tests/llm/tasks/)."""
 
 from hypothesis import given
 from hypothesis import strategies as st

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fake_lm import FakeLM
+from tests.llm.fake_lm import FakeLM
 from llm.game import prompts
 from llm.game.beliefs import receiver_belief
 from llm.game.catalogue import load_catalogue
@@ -17,7 +17,7 @@ from persuasion.errors import GameError
 
 MATH = load_catalogue("math")
 CODE = load_catalogue("code")
-DOC = Path(__file__).resolve().parents[2] / "docs" / "method.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "method.md"
 QUESTION = "Natalia sold clips to 48 friends in April and half as many in May. How many clips in total?"
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import persuasion
-from fake_lm import FakeLM
+from tests.llm.fake_lm import FakeLM
 from llm.game.beliefs import bayes_posterior, kl_divergence, mean_belief, receiver_beliefs, total_variation
 from llm.game.catalogue import Catalogue, Item, load_catalogue
 from llm.game.empirical import EmpiricalGame, Outcome, estimate_game

@@ -6,7 +6,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy.special import softmax
 
-from fake_lm import BrokenLM, FakeLM
+from tests.llm.fake_lm import BrokenLM, FakeLM
 from llm.game.beliefs import (
     bayes_posterior,
     bayes_posteriors,

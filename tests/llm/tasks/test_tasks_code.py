@@ -198,7 +198,7 @@ def test_every_shared_humaneval_prompt_takes_each_catalogue_hint_as_a_comment() 
         problems = load_humaneval()
     except DataNotFoundError as exc:
         pytest.skip(f"benchmark files absent ({exc})")
-    catalogue = json.loads((Path(__file__).parents[2] / "llm" / "game" / "catalogues" / "code.json").read_text())
+    catalogue = json.loads((Path(__file__).parents[3] / "llm" / "game" / "catalogues" / "code.json").read_text())
     hints = [item["hint_text"] for item in catalogue["items"] if item.get("hint_text")]
     for problem in problems:
         plain = ast.dump(ast.parse(problem.prompt + problem.canonical_solution))
