@@ -4,7 +4,8 @@ The workload is the informed game's feedback on MBPP (``docs/method.md``): the f
 each under every item of the code catalogue (``none`` included), in the 3-shot completion prompt, so the rows of
 one batch (one problem's items, or ``--per-batch`` problems' items) share the worked examples and often the problem.
 Greedy, ``[DONE]`` as the stop string, ``--max-new-tokens`` 256. The two settings alternate in one process (A B A B)
-on one loaded model; sharing is switched off by raising ``llm.backends.hf.decoding.MIN_SHARED_PREFIX`` above any prompt's length.
+on one loaded model; sharing is switched off by raising ``llm.backends.hf.decoding.MIN_SHARED_PREFIX`` above any
+prompt's length.
 Reported: wall time, generated tokens per second, prompt tokens computed, and how many texts agree.
 
     python benchmarks/bench_prefix.py --threads 2 --rounds 2 --out bench_prefix.json

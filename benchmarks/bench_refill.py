@@ -3,8 +3,8 @@
 The workload is the informed game's feedback on MBPP (``docs/method.md``): the first ``--n`` MBPP train problems,
 each under every item of the code catalogue (``none`` included), ``--samples`` sampled answers per cell at
 ``--temperature``, in the 3-shot completion prompt, ``[DONE]`` as the stop string. Refilling is switched off by
-making ``llm.backends.hf.decoding.joinable`` answer ``False`` (the path models with sliding-window caches take). The two settings
-alternate in one process (A B A B) on one loaded model.
+making ``llm.backends.hf.decoding.joinable`` answer ``False`` (the path models with sliding-window caches take). The
+two settings alternate in one process (A B A B) on one loaded model.
 
     python benchmarks/bench_refill.py --threads 1 --rounds 2 --batch-size 12
 """

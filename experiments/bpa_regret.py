@@ -5,7 +5,8 @@ its state ``omega_t`` (the helpful item of ``x_t``'s group: known to the Advisor
 Advisor's online learner commits to a scheme ``pi_t`` and sends ``sigma_t ~ pi_t(. | omega_t)``; the Receiver
 (Bayesian about ``omega`` given the committed scheme and the true prior, with the follow cost ``c`` of
 :func:`llm.backends.simulated.persuasion_game`) decides which item to act on, the simulated Receiver applies it with
-probability ``rho`` (:func:`llm.backends.simulated.respond`), and the answer is correct with probability ``p(g, acted)``.
+probability ``rho`` (:func:`llm.backends.simulated.respond`), and the answer is correct with probability
+``p(g, acted)``.
 The Advisor sees ``(omega_t, sigma_t, action, correct)``. The learners are those of :mod:`persuasion.online`
 (unknown prior: the Advisor knows ``u_S``, ``u_R`` but not ``mu0``).
 

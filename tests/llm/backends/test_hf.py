@@ -29,7 +29,7 @@ from llm.backends.hf import (
     shared_prefix,
     target_logprobs,
 )
-from llm.lm import Generation, LanguageModel, LMError
+from llm.lm import Generation, LanguageModel, LMError, WhiteBoxModel, white_box
 
 PROMPTS = [
     "Hello, world!",
@@ -87,7 +87,8 @@ def reference_logprob(model: HFModel, prompt: str, continuation: str) -> float:
 
 
 def test_protocol(tiny_model: HFModel) -> None:
-    assert isinstance(tiny_model, LanguageModel)
+    assert isinstance(tiny_model, LanguageModel) and isinstance(tiny_model, WhiteBoxModel)
+    assert tiny_model.capabilities.white_box and white_box(tiny_model) is tiny_model
     assert tiny_model.device.type == "cpu" and tiny_model.model.dtype == torch.float32
     assert len(tiny_model.tokenizer) == 50257 and tiny_model.max_positions == 256
 

@@ -20,7 +20,7 @@ from llm.backends import load_model
 from llm.backends.hf import HFModel
 from llm.backends.openai_http import OpenAIModel, normalise_base_url
 from llm.backends.serve import main, make_server, serving
-from llm.lm import Generation, LanguageModel, LMError, Prompt
+from llm.lm import Capabilities, Generation, LanguageModel, LMError, Prompt
 
 PROMPTS = ["Hello, world!", "The capital of France is", "a", "Once upon a time, in a land far away"]
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2?"}]
@@ -173,9 +173,10 @@ def test_logprob_refusals(remote: OpenAIModel) -> None:
 
 
 class NoTokenScores:
-    """A LanguageModel without ``token_logprobs``: the server cannot echo per-token scores."""
+    """A LanguageModel that is not white-box (no ``token_logprobs``): the server cannot echo per-token scores."""
 
     name = "plain"
+    capabilities = Capabilities(chat_template=False, token_logprobs=True, white_box=False)
 
     def generate(self, prompts: Sequence[Prompt], max_new_tokens: int = 128, temperature: float = 0.0,
                  seed: int = 0, stop: Sequence[str] = ()) -> list[Generation]:

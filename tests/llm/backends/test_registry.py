@@ -6,7 +6,7 @@ import pytest
 
 from llm.backends import registry
 from llm.backends.registry import BACKENDS, LOCAL, LoadOptions, backend_of, load_model
-from llm.lm import LMError
+from llm.lm import LMError, white_box
 
 
 @pytest.mark.parametrize("spec, target", [
@@ -42,3 +42,6 @@ def test_an_unknown_option_is_refused() -> None:
 def test_the_simulated_receiver_loads_through_the_registry() -> None:
     model = load_model("simulated")
     assert model.name and not model.capabilities.white_box
+    with pytest.raises(LMError, match="needs a local model") as exc:
+        white_box(model, "hidden-state features")
+    assert "\n" not in str(exc.value)

@@ -26,7 +26,7 @@ from llm.methods import (
     parse_methods,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 METHOD_CONDS = ("baseline", "aligner", "aligner-squad", "linear-alignment")
 
 
