@@ -54,8 +54,9 @@ class Capabilities:
         chat_template: it renders chat prompts itself (a local chat template, or an endpoint's chat API); without
             one, ``auto`` chat mode sends plain text.
         token_logprobs: :meth:`LanguageModel.logprob` works (beliefs are measured from it).
-        white_box: a local model whose weights, tokenizer and next-token logits are reachable (``model``,
-            ``tokenizer``, ``render``, ``encode``): needed by Linear Alignment and by fine-tuning.
+        white_box: a local model whose weights, tokenizer and next-token logits are reachable: it implements
+            :class:`WhiteBoxModel` (reach it with :func:`white_box`); needed by Linear Alignment, the Advisor's
+            hidden-state features, fine-tuning and the local server's token log-probabilities.
     """
 
     chat_template: bool = False
