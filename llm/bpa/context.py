@@ -20,6 +20,7 @@ from llm.bpa.config import BPAConfig
 from llm.game.catalogue import NONE_ID, Catalogue, Item
 from llm.game.signals import template_signal
 from llm.lm import Generation, LanguageModel, PartialResults, Prompt
+from llm.runinfo import engine
 from llm.tasks.task import Task
 
 
@@ -80,11 +81,13 @@ class Context:
     loader: Callable[[str], LanguageModel]
     _models: dict[str, LanguageModel] = field(default_factory=dict)
     log: Callable[[str], None] = print
+    engines: dict[str, dict[str, Any]] = field(default_factory=dict)  # spec -> how it ran (llm.runinfo.engine)
 
     def model(self, spec: str) -> LanguageModel:
         if spec not in self._models:
             self.log(f"loading {spec} ...")
             self._models[spec] = self.loader(spec)
+            self.engines[spec] = engine(self._models[spec])
         return self._models[spec]
 
     def drop(self, spec: str) -> None:

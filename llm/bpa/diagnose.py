@@ -23,6 +23,7 @@ from llm.bpa.learnability import (choose_design, design_grid, outcomes, placebo_
                                   split_sample)
 from llm.game.catalogue import NONE_ID, Catalogue, load_catalogue
 from llm.lm import LanguageModel
+from llm.runinfo import run_facts, run_facts_markdown
 from llm.store import OutputLock, write_json_atomic
 from llm.tasks import get_task
 
@@ -72,6 +73,7 @@ def run_learnability(config: BPAConfig, out: str | Path, loader: Callable[[str],
             "learning_curve_tau": design["learning_curve_tau"],
             "wall_seconds_this_call": time.perf_counter() - t0,
         }
+        result["run"] = run_facts(config, ctx.engines, {"feedback": rows}, result["wall_seconds_this_call"])
         write_json_atomic(out / "learnability.json", result)
         (out / "learnability.md").write_text(learnability_markdown(result))
         plot_learning_curve(result, out / "learnability.png")
@@ -96,6 +98,8 @@ def learnability_markdown(result: dict[str, Any]) -> str:
 {result['problems']} training problems, k = {result['samples']} samples per cell at T = {cfg['temperature']}, {len(result['items'])} arms
 (the items and `none`) and as many placebo arms (`none` and content-free hints of matched length); seed
 {cfg['seed']}. Intervals: 95% bootstrap over problems.
+
+{run_facts_markdown(result["run"]) if "run" in result else ""}
 
 ## (a) Placebo oracle: is there item-specific headroom?
 

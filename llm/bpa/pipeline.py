@@ -28,6 +28,7 @@ from llm.bpa.training import fit_advisor_state, reward_table, signal_rewards, tr
 from llm.game.catalogue import load_catalogue
 from llm.lm import LanguageModel, LMError
 from llm.rows import EvalRow
+from llm.runinfo import run_facts, run_facts_markdown
 from llm.store import write_json_atomic
 from llm.tasks import get_task
 
@@ -110,6 +111,7 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
     write_json_atomic(out / "config.json", record)
 
     advisor = None
+    rows: list[Any] = []
     training: dict[str, Any] = {}
     flip_rate = None  # the design's flip rate d (llm.bpa.report.hint_flip_rate); a stated default without feedback
     if any(c in conds for c in ADVISOR_CONDITIONS):
@@ -159,9 +161,11 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
         path = ctx.train_dir / f"{name}.json"
         if path.exists():
             result[name] = {k: v for k, v in json.loads(path.read_text()).items() if k not in ("mean", "scale")}
+    result["run"] = run_facts(config, ctx.engines, {"feedback": rows, "evaluation": rows_},
+                              result["wall_seconds_this_call"])
     write_json_atomic(out / "summary.json", result)
     header = f"# {config.task}: {len(test)} test problems"
-    (out / "summary.md").write_text(summary_markdown(summary, header))
+    (out / "summary.md").write_text(summary_markdown(summary, f"{header}\n\n{run_facts_markdown(result['run'])}"))
     mc = config.methods
     notes = (f"{header}\n\nAdvisor: `{config.advisor}`; corrector start: `{mc.corrector or config.advisor}`; "
              f"squad threshold {mc.squad_threshold}; Linear Alignment r = {mc.la_ratio}, top-p = {mc.la_top_p}; "

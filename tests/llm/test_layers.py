@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "llm"
 
 #: Lowest first. A module may import modules of its own layer and of lower layers only.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("llm", "llm.lm", "llm.store", "llm.stats", "llm.rows"),  # the protocols, the crash-safe store, statistics
+    ("llm", "llm.lm", "llm.store", "llm.stats", "llm.rows", "llm.runinfo"),  # protocols, store, statistics, run facts
     ("llm.sandbox",),  # runs model-written code; imports nothing else of the package
     ("llm.game",),  # catalogue, beliefs, signals, the empirical game, prompt templates
     ("llm.tasks",),  # benchmarks: loaders, prompts, answer formats, graders

@@ -92,6 +92,9 @@ def test_each_diagnostic_tells_grouped_from_unlearnable(diagnosed):
 def test_the_page_and_figure_are_written(diagnosed, tmp_path):
     text = __import__("llm.bpa.diagnose", fromlist=["x"]).learnability_markdown(diagnosed["grouped"])
     assert "item-specific headroom" in text and "Learning curve" in text
+    g = diagnosed["grouped"]
+    arms = len(g["items"]) + len(g["placebo"])  # the items and none, and the placebo hints
+    assert "Hardware:" in text and f"feedback: {g['problems'] * arms * g['samples']:,} answers" in text
 
 
 def test_the_command_answers_bad_input_in_one_line(tmp_path, capsys):

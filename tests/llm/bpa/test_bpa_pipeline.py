@@ -214,3 +214,10 @@ def test_preregistration_is_written_before_the_test_split_and_checked_after(tmp_
         check_preregistration(tmp_path / "prereg" / "sim.md", first["advisor_hash"])
     with pytest.raises(ValueError, match="differs from the pre-registered"):
         run(cfg, tmp_path / "r", **QUIET)
+
+
+def test_the_summary_states_the_run_facts(informed):
+    run_ = informed["run"]
+    assert run_["phases"]["feedback"]["answers"] == SIM.train_limit * len(SIM_ITEMS) * SIM.samples  # the items and none
+    assert run_["phases"]["evaluation"]["answers"] == SIM.limit * len(SIM.conditions)
+    assert run_["seed"] == SIM.seed and run_["engines"]["simulated"]["backend"].endswith("SimulatedReceiver")
