@@ -112,3 +112,24 @@ def test_the_command_answers_bad_input_in_one_line(tmp_path, capsys):
         assert cli.main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error:") and needle in err[0]
+
+
+def test_a_run_resumed_from_the_diagnostics_feedback_trains_the_advisor_they_judged(tmp_path):
+    """Copying ``train.jsonl`` from a learnability folder into a pipeline folder reuses every answer (placebo rows are
+    ignored), and the Advisor's design is the one the diagnostics' (c) reported: the prediction is of this Advisor."""
+    import json
+    import shutil
+
+    from llm.bpa.pipeline import run
+
+    cfg = BPAConfig(task="synthetic", advisor="template", receivers=("simulated",), train_limit=30, samples=4,
+                    limit=20, conditions=("baseline", "signal"), batch_size=256, chunk=30)
+    diag = run_learnability(cfg, tmp_path / "learn", **QUIET)
+    (tmp_path / "run").mkdir()
+    shutil.copyfile(tmp_path / "learn" / "train.jsonl", tmp_path / "run" / "train.jsonl")
+    before = (tmp_path / "run" / "train.jsonl").read_text()
+    result = run(cfg, tmp_path / "run", **QUIET)
+    assert (tmp_path / "run" / "train.jsonl").read_text() == before  # no answer was generated again
+    assert result["run"]["phases"]["feedback"]["answers"] == 30 * len(CAT) * 4  # the items and none, not placebo
+    chosen = json.loads(next((tmp_path / "run" / "training").glob("*/design.json")).read_text())["chosen"]
+    assert chosen == diag["cross_fit"]["chosen"]
