@@ -12,6 +12,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from llm.backends.local import common_prefix
+
 
 #: Rows sharing at least this many leading tokens have their common prefix computed once (:meth:`HFModel.generate`).
 MIN_SHARED_PREFIX = 16
@@ -26,15 +28,6 @@ def shared_prefix(rows: Sequence[Sequence[int]]) -> int:
     for r in rows[1:]:
         n = min(n, common_prefix(rows[0], r))
     return max(n, 0)
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """Length of the longest common prefix of two token lists."""
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
 
 
 class StopScanner:

@@ -1,78 +1,14 @@
-"""Where and in what precision the transformers backend runs, and how many rows fit: device, dtype, batch size.
-
-bfloat16 by default where the hardware computes it natively (:func:`auto_dtype`); on a GPU, ``batch_size="auto"``
-fits the KV cache of as many rows as 80% of the free memory holds (:func:`auto_batch_size`).
+"""How many rows the transformers backend decodes at once: on a GPU, ``batch_size="auto"`` fits the KV cache of as
+many rows as 80% of the free memory holds (:func:`auto_batch_size`). Device and dtype are chosen as for every local
+engine (:mod:`llm.backends.local`: bfloat16 where the hardware computes it natively).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from llm.lm import LMError
-
-
-def auto_device() -> str:
-    """``"cuda"`` if a GPU is visible, else ``"mps"`` on Apple silicon, else ``"cpu"``."""
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
-    """The CPU feature flags listed in ``cpuinfo`` (empty where the file is missing, e.g. off Linux)."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags") and ":" in line:
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
-
-
-def cpu_has_native_bf16(flags: frozenset[str] | None = None) -> bool:
-    """Whether the CPU multiplies bfloat16 natively: AVX512_BF16 or AMX-BF16.
-
-    Asks torch (``torch.cpu._is_avx512_bf16_supported``, ``_is_amx_tile_supported``) and falls back to the
-    ``/proc/cpuinfo`` flags ``avx512_bf16`` / ``amx_bf16``. Without either, bfloat16 matmuls are emulated and
-    slower than float32, so :func:`auto_dtype` keeps float32.
-    """
-    if flags is None:
-        probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-        if any(p is not None and p() for p in probes):
-            return True
-        flags = cpu_flags()
-    return bool({"avx512_bf16", "amx_bf16"} & flags)
-
-
-def auto_dtype(device: str) -> torch.dtype:
-    """bfloat16 on a GPU that supports it and on a CPU with native bfloat16 (:func:`cpu_has_native_bf16`), else
-    float32 (other CPUs, Apple ``mps``)."""
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    if device == "cpu" and cpu_has_native_bf16():
-        return torch.bfloat16
-    return torch.float32
-
-
-def parse_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
-    """``dtype`` as a ``torch.dtype`` (``None`` or ``"auto"``: :func:`auto_dtype` of ``device``).
-
-    Raises:
-        LMError: an unknown name.
-    """
-    if dtype is None or dtype == "auto":
-        return auto_dtype(device)
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if not isinstance(dtype, str) or not isinstance(getattr(torch, dtype, None), torch.dtype):
-        raise LMError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
-    return getattr(torch, dtype)
 
 
 def kv_batch_size(free_bytes: int, per_row_bytes: int, cap: int = 256, reserve: float = 0.2) -> int:

@@ -13,7 +13,7 @@ Conventions (the same in :mod:`llm.backends.openai_http` and :mod:`llm.backends.
   BOS) the BOS (else EOS) token is prepended as context. An empty continuation scores ``0``.
 
 Speed (``docs/performance.md``, "Generation"): bfloat16 by default where the hardware computes it natively
-(:func:`llm.backends.hf.device.auto_dtype`); on the CPU, linear layers multiply with oneDNN-packed weights (:mod:`llm.backends.hf.packed`); decoding
+(:func:`llm.backends.local.auto_dtype`); on the CPU, linear layers multiply with oneDNN-packed weights (:mod:`llm.backends.hf.packed`); decoding
 runs under ``torch.inference_mode`` with SDPA attention, computes a prefix shared by a batch once, drops finished
 rows from the batch and its KV cache and refills them with waiting prompts (continuous batching), checks stop
 strings on a window of the newest tokens (:class:`llm.backends.hf.decoding.StopScanner`), and computes logits for the last position only.
@@ -29,24 +29,14 @@ import numpy as np
 import torch
 
 from llm.backends.hf import decoding
-from llm.backends.hf.decoding import (BatchState, RowView, StopScanner, advance, common_prefix, shared_prefix,
-                                      target_logprobs)
-from llm.backends.hf.device import auto_batch_size, auto_device, parse_dtype
+from llm.backends.hf.decoding import BatchState, RowView, StopScanner, advance, shared_prefix, target_logprobs
+from llm.backends.hf.device import auto_batch_size
+from llm.backends.local import auto_device, common_prefix, parse_dtype, render_fallback
 from llm.backends.hf.packed import pack_linears, packed_mode
 from llm.backends.models import locate
 from llm.backends.registry import LoadOptions
 from llm.lm import (Capabilities, Generation, LMError, Message, Prompt, check_continuations, check_prompts,
                     check_sampling, first_line, row_seed)
-
-
-def render_fallback(messages: Sequence[Message]) -> str:
-    """Renders a chat for a tokenizer without a chat template.
-
-    ``"System: ...\\n\\nUser: ...\\n\\nAssistant:"``: each message as ``Role: content`` separated by blank lines,
-    ending with the assistant's turn.
-    """
-    turns = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
-    return "\n\n".join([*turns, "Assistant:"])
 
 
 class HFModel:
