@@ -27,7 +27,7 @@ from persuasion.usage import ArgumentParser, UsageError, fail, output_folder
 #: context of 256 positions holds no worked examples).
 SMOKE = dict(limit=5, train_limit=5, samples=2, signal_candidates=1, max_new_tokens=12, signal_tokens=8,
              chat="no", shots=0, sft_epochs=1, sft_max_steps=2, sft_lr=1e-3, dpo=True, batch_size=16, chunk=3,
-             device="cpu", dtype="float32")
+             device="cpu", dtype="float32", engine="hf")
 SMOKE_METHODS = dict(aligner_epochs=1, aligner_max_steps=2, aligner_lr=1e-3, aligner_warmup=True)
 _OWN = {"out", "method", "threads", "publish", "smoke"}
 

@@ -7,6 +7,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")
+# Receivers run on transformers in the suite even where vllm is installed ('auto' would start a vLLM engine, ~2
+# minutes, for every tiny model); the vLLM tests ask for it by name (tests/llm/backends/test_vllm.py).
+os.environ.setdefault("PERSUASION_ENGINE", "hf")
 
 settings.register_profile(
     "default", deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow], derandomize=True

@@ -6,6 +6,8 @@ Spec grammar (the longest matching prefix of :data:`BACKENDS` wins, else :data:`
   (:mod:`llm.backends.simulated`; the default spec, a built-in spec's name, or the spec in that JSON file);
 * ``http://...`` or ``https://...``: an OpenAI-compatible endpoint (:mod:`llm.backends.openai_http`); an optional
   ``#MODEL`` suffix names the served model, otherwise ``/v1/models`` is asked;
+* ``vllm:SPEC``: the in-process vLLM engine (:mod:`llm.backends.vllm`, the optional ``vllm`` extra) on a short name
+  or a local folder;
 * anything else goes to the local engine (:data:`LOCAL`, :mod:`llm.backends.hf`): a short name of
   :mod:`llm.backends.models` (``smollm2-135m``, ``tiny-gpt2``, ...) materialised offline, an existing local folder,
   or a hub id (``gpt2``, ``Qwen/Qwen2.5-0.5B-Instruct``), which needs internet unless it is cached.
@@ -25,7 +27,12 @@ Adding a backend (an in-process engine, another API):
 2. add one line to :data:`BACKENDS`: ``"<prefix>": "llm.backends.<name>:load"`` (or point :data:`LOCAL` at it to
    make it the engine of short names, folders and hub ids).
 
-A backend never imports another backend; shared pieces live in :mod:`llm.lm` and :mod:`llm.backends.models`.
+A backend never imports another backend; shared pieces live in :mod:`llm.lm`, :mod:`llm.backends.local` (prompt
+rendering, the scoring boundary, device and dtype) and :mod:`llm.backends.models`.
+
+Which engine runs an experiment's Receivers (transformers or vLLM) is not decided here: :data:`LOCAL` stays the
+transformers backend (the white-box one), and :func:`llm.bpa.context.config_loader` adds the ``vllm:`` prefix where
+it chooses vLLM.
 """
 
 from __future__ import annotations
@@ -71,6 +78,7 @@ BACKENDS: dict[str, str] = {
     "simulated:": "llm.backends.simulated:load",
     "http://": "llm.backends.openai_http:load",
     "https://": "llm.backends.openai_http:load",
+    "vllm:": "llm.backends.vllm:load",
 }
 
 #: The loader of every other spec (short names, local folders, hub ids).

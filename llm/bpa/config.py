@@ -19,8 +19,8 @@ from llm.tasks.registry import TASKS
 SCHEMES = ("robust", "plugin")
 FEEDBACK_DESIGNS = ("grid", "adaptive")
 #: Fields that may change when a folder is resumed (they do not change what was trained or measured).
-RESUMABLE_CHANGES = ("limit", "receivers", "conditions", "batch_size", "chunk", "device", "dtype", "timeout",
-                     "max_retries", "preregister")
+RESUMABLE_CHANGES = ("limit", "receivers", "conditions", "batch_size", "chunk", "device", "dtype", "engine",
+                     "timeout", "max_retries", "preregister")
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,9 @@ class BPAConfig:
         chunk: problems per resumable chunk.
         device: local model placement (default: automatic).
         dtype: local model dtype (default: automatic).
+        engine: what runs local Receivers: 'vllm' (llm.backends.vllm), 'hf' (transformers), or 'auto': vllm where
+            it is installed and the run needs no white-box Receiver ($PERSUASION_ENGINE=hf|vllm decides 'auto');
+            chosen in llm.bpa.context.config_loader.
         timeout: seconds before an HTTP request is retried.
         max_retries: retries of a failed HTTP request.
         methods: settings of the decoupled alignment methods (llm.methods.MethodsConfig).
@@ -126,11 +129,14 @@ class BPAConfig:
     chunk: int = 8
     device: str | None = None
     dtype: str | None = None
+    engine: str = "auto"
     timeout: float = 60.0
     max_retries: int = 5
     methods: MethodsConfig = field(default_factory=MethodsConfig)
 
     def __post_init__(self) -> None:
+        if self.engine not in ("auto", "hf", "vllm"):
+            raise ValueError(f"engine must be auto, hf or vllm, got {self.engine!r}")
         conds = tuple(CONDITION_ALIASES.get(c, c) for c in self.conditions)
         bad = sorted(set(conds) - set(CONDITIONS))
         if bad:

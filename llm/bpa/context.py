@@ -7,6 +7,8 @@ in completion-style code). The ``none`` item puts nothing there: its prompt is t
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 import time
 import zlib
@@ -16,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from llm.backends.registry import LOCAL, backend_of
 from llm.bpa.config import BPAConfig
 from llm.game.catalogue import NONE_ID, Catalogue, Item
 from llm.game.signals import template_signal
@@ -59,11 +62,48 @@ def hint_text(item: Item | None, text: str | None = None) -> str | None:
     return text if text is not None else template_signal(item).text
 
 
+def vllm_installed() -> bool:
+    """Whether the ``vllm`` engine can be imported (asked without importing it)."""
+    return importlib.util.find_spec("vllm") is not None
+
+
+def receiver_engine(config: BPAConfig) -> str:
+    """``"vllm"`` or ``"hf"``: what runs this run's local Receivers (the one place the engine is chosen).
+
+    ``config.engine`` ``"hf"`` or ``"vllm"`` is taken as given; ``"auto"`` takes ``$PERSUASION_ENGINE`` (``hf`` or
+    ``vllm``) if set, else vLLM where it is installed, the device is not Apple's ``mps``, and the run needs no
+    white-box Receiver (``linear-alignment``, ``hidden`` state features).
+    """
+    engine = config.engine
+    if engine == "auto":
+        engine = os.environ.get("PERSUASION_ENGINE", "").strip().lower() or "auto"
+    if engine == "auto":
+        white_box = "linear-alignment" in config.conditions or "hidden" in config.state_features
+        engine = "vllm" if vllm_installed() and config.device != "mps" and not white_box else "hf"
+    if engine not in ("hf", "vllm"):
+        raise ValueError(f"PERSUASION_ENGINE must be hf or vllm, got {engine!r}")
+    return engine
+
+
+def engine_spec(spec: str, engine: str) -> str:
+    """``spec`` as a Receiver is loaded: ``"vllm:" + spec`` for a local model (short name, folder) when ``engine``
+    is ``"vllm"``; HTTP endpoints, the simulated Receiver and specs with a ``vllm:`` prefix stay as they are."""
+    if engine != "vllm" or backend_of(spec) != LOCAL:
+        return spec
+    return "vllm:" + spec
+
+
 def config_loader(config: BPAConfig) -> Callable[[str], LanguageModel]:
-    """``spec -> model`` with the config's placement (:func:`llm.backends.registry.load_model`)."""
+    """``spec -> model`` with the config's placement (:func:`llm.backends.registry.load_model`); local Receivers
+    (not the Advisor) run on :func:`receiver_engine`'s choice."""
     from llm.backends import load_model
 
+    receivers = set(config.receivers) | {config.training_receiver}
+    engine = receiver_engine(config)
+
     def load(spec: str) -> LanguageModel:
+        if spec in receivers and spec != config.advisor:
+            spec = engine_spec(spec, engine)
         return load_model(spec, batch_size=config.batch_size, device=config.device, dtype=config.dtype,
                           timeout=config.timeout, max_retries=config.max_retries)
 

@@ -26,8 +26,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("llm.experiment_cli",),  # the command line of the experiments
 )
 
-#: Modules of ``llm.backends`` that a backend may import: the registry's options and where local weights come from.
-BACKEND_SHARED = ("llm.backends", "llm.backends.registry", "llm.backends.models", "llm.backends.model_check")
+#: Modules of ``llm.backends`` that a backend may import: the registry's options, what local engines share (prompt
+#: rendering, device, dtype) and where local weights come from.
+BACKEND_SHARED = ("llm.backends", "llm.backends.registry", "llm.backends.local", "llm.backends.models",
+                  "llm.backends.model_check")
 
 
 def module_names() -> dict[str, Path]:

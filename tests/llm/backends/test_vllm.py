@@ -1,0 +1,191 @@
+"""The vLLM backend (``llm.backends.vllm``): its pure parts always; the engine itself on a tiny local GPT-2.
+
+The engine tests need ``vllm`` (``pip install -e ".[vllm]"``; they skip without it, which is how CI runs: the extra
+pins another transformers and brings CUDA-built torchvision/torchaudio that must be removed, ``docs/performance.md``)
+and are ``slow``: starting the engine on the tiny model took 118 s on the project's 2 shared cores the first time
+(model compilation) and 71 s with vLLM's compile cache warm, a fifth to a third of the rest of the suite's 6.5
+minutes. Run them with ``pytest --runslow tests/llm/backends/test_vllm.py`` (12 tests, 88 s with the cache warm).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llm.backends import load_model
+from llm.backends import vllm as backend
+from llm.lm import LanguageModel, LMError, row_seed
+
+HAS_VLLM = importlib.util.find_spec("vllm") is not None
+engine = pytest.mark.skipif(not HAS_VLLM, reason="vllm is not installed (pip install -e '.[vllm]')")
+
+
+# ---- what runs everywhere (CI included) ------------------------------------------------------------------------
+
+def test_copy_runs_groups_consecutive_equal_rows() -> None:
+    assert backend.copy_runs([[1], [1], [2], [1], [1], [1]]) == [(0, 2), (2, 1), (3, 3)]
+    assert backend.copy_runs([]) == []
+
+
+def test_the_engine_is_chosen_once_for_local_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm.bpa import context
+    from llm.bpa.config import BPAConfig
+
+    monkeypatch.delenv("PERSUASION_ENGINE", raising=False)
+    monkeypatch.setattr(context, "vllm_installed", lambda: True)
+    assert context.receiver_engine(BPAConfig()) == "vllm"
+    assert context.receiver_engine(BPAConfig(device="mps")) == "hf"
+    assert context.receiver_engine(BPAConfig(state_features="hidden")) == "hf"  # a white-box Receiver
+    assert context.receiver_engine(BPAConfig(engine="hf")) == "hf"
+    monkeypatch.setenv("PERSUASION_ENGINE", "hf")
+    assert context.receiver_engine(BPAConfig()) == "hf"  # the variable decides 'auto' ...
+    assert context.receiver_engine(BPAConfig(engine="vllm")) == "vllm"  # ... not an explicit choice
+    monkeypatch.delenv("PERSUASION_ENGINE")
+    monkeypatch.setattr(context, "vllm_installed", lambda: False)
+    assert context.receiver_engine(BPAConfig()) == "hf"
+    assert context.engine_spec("qwen2.5-coder-0.5b", "vllm") == "vllm:qwen2.5-coder-0.5b"
+    assert context.engine_spec("qwen2.5-coder-0.5b", "hf") == "qwen2.5-coder-0.5b"
+    for spec in ("simulated", "simulated:x.json", "http://h:8000/v1#m", "vllm:m"):
+        assert context.engine_spec(spec, "vllm") == spec
+
+
+def test_the_registry_names_the_vllm_backend() -> None:
+    from llm.backends.registry import backend_of
+
+    assert backend_of("vllm:qwen2.5-coder-0.5b") == "llm.backends.vllm:load"
+
+
+def test_bind_cpu_threads_sets_only_what_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    monkeypatch.setenv("VLLM_CPU_NUM_OF_RESERVED_CPU", "1")
+    assert backend.bind_cpu_threads([0, 1, 3]) == {"VLLM_CPU_OMP_THREADS_BIND": "0,1,3"}
+    import os
+
+    assert os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "1"
+
+
+def test_cpu_kv_cache_is_a_quarter_of_free_memory_within_bounds() -> None:
+    assert backend.cpu_kv_cache_bytes(8 * 2**30) == 2 * 2**30
+    assert backend.cpu_kv_cache_bytes(64 * 2**30) == backend.CPU_KV_CACHE_BYTES
+    assert backend.cpu_kv_cache_bytes(0) == 256 * 2**20
+
+
+def test_a_folder_that_is_not_a_model_fails_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a model")
+    for spec in (f"vllm:{tmp_path}", f"vllm:{tmp_path / 'missing'}"):
+        with pytest.raises(LMError) as info:
+            load_model(spec)
+        assert "\n" not in str(info.value) and str(tmp_path) in str(info.value)
+
+
+def test_without_vllm_the_backend_says_how_to_install(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backend, "available", lambda: False)
+    with pytest.raises(LMError, match=r"not installed: pip install -e '\.\[vllm\]'"):
+        load_model(f"vllm:{tiny_dir}")
+
+
+def test_config_engine_is_checked() -> None:
+    from llm.bpa.config import BPAConfig
+
+    assert BPAConfig().engine == "auto"
+    with pytest.raises(ValueError, match="engine must be auto, hf or vllm"):
+        BPAConfig(engine="torch")
+
+
+# ---- the engine on a tiny model ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny64(tmp_path_factory: pytest.TempPathFactory, test_cache: Path) -> Path:
+    """A tiny GPT-2 with a head size vLLM's CPU attention supports (64; the suite's usual tiny model has 16)."""
+    from llm.backends.models import tiny_gpt2
+
+    return tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2-h64"), seed=0, n_embd=64, n_head=1, cache=test_cache)
+
+
+@pytest.fixture(scope="module")
+def engine_model(tiny64: Path):  # noqa: ANN201 - a VLLMModel, imported lazily
+    lm = backend.VLLMModel(tiny64, name="tiny-vllm", dtype="float32", batch_size=64)
+    yield lm
+    lm.close()
+
+
+@pytest.fixture(scope="module")
+def hf_twin(tiny64: Path):  # noqa: ANN201
+    from llm.backends.hf import HFModel
+
+    return HFModel.from_pretrained(str(tiny64), device="cpu", dtype="float32", batch_size=8, name="tiny-hf")
+
+
+PROMPTS = ["Hello world", "The cat sat on", "1 2 3 4", "Hello world"]
+
+
+@engine
+@pytest.mark.slow
+def test_greedy_and_scores_match_transformers(engine_model, hf_twin) -> None:  # noqa: ANN001
+    assert isinstance(engine_model, LanguageModel)
+    assert engine_model.capabilities.token_logprobs and not engine_model.capabilities.white_box
+    gens = engine_model.generate(PROMPTS, max_new_tokens=12)
+    ref = hf_twin.generate(PROMPTS, max_new_tokens=12)
+    assert [g.text for g in gens] == [g.text for g in ref]
+    assert [g.prompt_tokens for g in gens] == [g.prompt_tokens for g in ref]
+    assert all(g.finish_reason == "length" and g.new_tokens == 12 for g in gens)
+    conts = [" world", " the mat", " 5 6", ""]
+    np.testing.assert_allclose(engine_model.logprob(PROMPTS, conts), hf_twin.logprob(PROMPTS, conts), atol=1e-3)
+    assert engine_model.logprob(PROMPTS, conts)[3] == 0.0
+
+
+@engine
+@pytest.mark.slow
+def test_stop_strings_and_chats(engine_model, hf_twin) -> None:  # noqa: ANN001
+    greedy = engine_model.generate(["Hello world"], max_new_tokens=12)[0].text
+    stop = greedy.strip().split()[1]  # a word the greedy text contains after its first
+    got = engine_model.generate(["Hello world"], max_new_tokens=12, stop=[stop])[0]
+    assert got.finish_reason == "stop" and got.text == greedy[:greedy.find(stop)]
+    chat = [[{"role": "user", "content": "Add 2 and 3."}]]
+    assert engine_model.generate(chat, max_new_tokens=6)[0].text == hf_twin.generate(chat, max_new_tokens=6)[0].text
+
+
+@engine
+@pytest.mark.slow
+def test_sampled_copies_have_row_seeds(engine_model) -> None:  # noqa: ANN001
+    """k copies of a prompt are one request with n = k; copy c is the row seed of its index, whatever the batch."""
+    batch = ["The cat sat on"] * 4 + ["1 2 3 4"] * 3
+    a = engine_model.generate(batch, max_new_tokens=10, temperature=1.0, seed=7)
+    b = engine_model.generate(batch, max_new_tokens=10, temperature=1.0, seed=7)
+    assert [g.text for g in a] == [g.text for g in b]  # reproducible
+    assert len({g.text for g in a[:4]}) > 1  # the copies are different samples
+    alone = engine_model.generate(["1 2 3 4"], max_new_tokens=10, temperature=1.0, seed=row_seed(7, 5))
+    assert alone[0].text == a[5].text  # row 5's text does not depend on its batch
+    other = engine_model.generate(batch, max_new_tokens=10, temperature=1.0, seed=8)
+    assert [g.text for g in other] != [g.text for g in a]
+
+
+@engine
+@pytest.mark.slow
+def test_seeded_batch_larger_than_one_step_keeps_the_engine_alive(engine_model) -> None:  # noqa: ANN001
+    """More prompt tokens than one step takes: with chunked prefill vLLM's CPU build would split a seeded prompt
+    and die (``CPU Generator does not use offset``); here no prefill is split."""
+    words = " ".join(["alpha beta gamma delta"] * 45)  # ~180 tokens each, 64 rows: ~11,500 > 8,192 a step
+    gens = engine_model.generate([f"{i} {words}" for i in range(64)], max_new_tokens=4, temperature=1.0, seed=1)
+    assert len(gens) == 64 and all(g.new_tokens == 4 for g in gens)
+
+
+@engine
+@pytest.mark.slow
+def test_a_prompt_longer_than_the_context_fails_in_one_line(engine_model) -> None:  # noqa: ANN001
+    with pytest.raises(LMError, match="prompt 1 needs .* over the model's context of 256") as info:
+        engine_model.generate(["short", "word " * 300], max_new_tokens=4)
+    assert "\n" not in str(info.value)
+    with pytest.raises(LMError, match="over the model's context of 256"):
+        engine_model.logprob(["word " * 300], [" x"])
+    assert engine_model.generate(["Hello world"], max_new_tokens=2)[0].new_tokens == 2  # the engine lives on
+
+
+def test_the_registry_entry_point_strips_its_prefix(tmp_path: Path) -> None:
+    from llm.backends.registry import LoadOptions
+
+    with pytest.raises(LMError, match=f"model folder '{tmp_path / 'nothing'}' does not exist"):
+        backend.load(f"vllm:{tmp_path / 'nothing'}", LoadOptions(device="cpu"))
