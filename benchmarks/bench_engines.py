@@ -1,4 +1,4 @@
-"""Generation engines: the package's transformers backend (``llm.hf``) against in-process vLLM (``llm.backends.vllm``).
+"""Generation engines: the package's transformers backend (``llm.backends.hf``) against in-process vLLM (``llm.backends.vllm``).
 
 Workloads (``docs/performance.md``, "vLLM"), on the same model folder and the package's GSM8K prompts:
 
@@ -39,7 +39,7 @@ from typing import Any
 
 from bench_generate import machine  # benchmarks/ is on sys.path
 from llm.bpa.context import hint_text
-from llm.catalogue import load_catalogue
+from llm.game.catalogue import load_catalogue
 from llm.tasks import format_math_prompt, grade_gsm8k, load_gsm8k
 from llm.tasks.answers import extract_gsm8k_answer
 from llm.tasks.gsm8k import STOP
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                                "rounds": args.rounds, "runs": []}
     if names:
         from llm.backends.vllm import load_vllm
-        from llm.load import load_model
+        from llm.backends import load_model
 
         loads = {}
         t = time.perf_counter()
