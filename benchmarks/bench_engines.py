@@ -1,4 +1,5 @@
-"""Generation engines: the package's transformers backend (``llm.backends.hf``) against in-process vLLM (``llm.backends.vllm``).
+"""Generation engines: the package's transformers backend (``llm.backends.hf``) against in-process vLLM
+(``llm.backends.vllm``).
 
 Workloads (``docs/performance.md``, "vLLM"), on the same model folder and the package's GSM8K prompts:
 

@@ -21,8 +21,8 @@ shared by different prompts is also computed once.
 :mod:`llm.backends.hf`; vLLM gives the ``c``-th answer of an ``n``-request seeded ``s`` the seed ``s + c``, which
 is the row seed of copy ``c``. A seeded request samples from its own generator, so its text does not depend on the
 batch (up to floating-point round-off of batched kernels). The same seed gives a different text than
-:mod:`llm.backends.hf` (another sampler). On the CPU build a seeded request whose prefill is split across steps (chunked prefill) kills
-the engine (``CPU Generator does not use offset``: vLLM rewinds the generator of a discarded sample by a CUDA
+:mod:`llm.backends.hf` (another sampler). On the CPU build a seeded request whose prefill is split across steps
+(chunked prefill) kills the engine (``CPU Generator does not use offset``: vLLM rewinds the generator of a discarded sample by a CUDA
 Philox offset, ``gpu_model_runner.py``); this backend therefore turns chunked prefill off on the CPU and lets one
 step hold a whole prompt (``max_num_batched_tokens >= max_model_len``), so no prefill is ever split. CUDA
 generators have offsets; chunked prefill stays on there.
@@ -242,7 +242,8 @@ class VLLMModel:
 
 
 def _eos_ids(folder: Path, tokenizer: Any) -> set[int]:
-    """The ids that end a generation: the tokenizer's EOS and ``generation_config.json``'s (as :mod:`llm.backends.hf`)."""
+    """The ids that end a generation: the tokenizer's EOS and ``generation_config.json``'s (as
+    :mod:`llm.backends.hf`)."""
     import json
 
     eos: set[int] = set()
