@@ -18,14 +18,14 @@ it counts to the continuation), read from vLLM's prompt log-probabilities.
 shared by different prompts is also computed once.
 
 **Seeds (common random numbers).** Row ``i`` samples with seed :func:`llm.lm.row_seed` ``(seed, i)``, as in
-:mod:`llm.backends.hf`; vLLM gives the ``c``-th answer of an ``n``-request seeded ``s`` the seed ``s + c``, which
-is the row seed of copy ``c``. A seeded request samples from its own generator, so its text does not depend on the
+:mod:`llm.backends.hf`; vLLM gives the ``c``-th answer of an ``n``-request seeded ``s`` the seed ``s + c``, which is
+the row seed of copy ``c``. A seeded request samples from its own generator, so its text does not depend on the
 batch (up to floating-point round-off of batched kernels). The same seed gives a different text than
 :mod:`llm.backends.hf` (another sampler). On the CPU build a seeded request whose prefill is split across steps
-(chunked prefill) kills the engine (``CPU Generator does not use offset``: vLLM rewinds the generator of a discarded sample by a CUDA
-Philox offset, ``gpu_model_runner.py``); this backend therefore turns chunked prefill off on the CPU and lets one
-step hold a whole prompt (``max_num_batched_tokens >= max_model_len``), so no prefill is ever split. CUDA
-generators have offsets; chunked prefill stays on there.
+(chunked prefill) kills the engine (``CPU Generator does not use offset``: vLLM rewinds the generator of a discarded
+sample by a CUDA Philox offset, ``gpu_model_runner.py``); this backend therefore turns chunked prefill off on the
+CPU and lets one step hold a whole prompt (``max_num_batched_tokens >= max_model_len``), so no prefill is ever
+split. CUDA generators have offsets; chunked prefill stays on there.
 
 **Threads.** On the CPU, the engine's OpenMP threads are bound to every CPU this process may run on
 (``VLLM_CPU_OMP_THREADS_BIND``) with none reserved (``VLLM_CPU_NUM_OF_RESERVED_CPU=0``); vLLM's default keeps one
