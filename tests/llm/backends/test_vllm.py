@@ -4,7 +4,8 @@ The engine tests need ``vllm`` (``pip install -e ".[vllm]"``; they skip without 
 pins another transformers and brings CUDA-built torchvision/torchaudio that must be removed, ``docs/performance.md``)
 and are ``slow``: starting the engine on the tiny model took 118 s on the project's 2 shared cores the first time
 (model compilation) and 71 s with vLLM's compile cache warm, a fifth to a third of the rest of the suite's 6.5
-minutes. Run them with ``pytest --runslow tests/llm/backends/test_vllm.py`` (12 tests, 88 s with the cache warm).
+minutes. Run them with ``pytest --runslow tests/llm/backends/test_vllm.py`` (14 tests: 88 s with the cache warm on a
+quiet machine; 222 s while the rest of the suite ran on the same 2 cores).
 """
 
 from __future__ import annotations
