@@ -38,6 +38,22 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+def scoring_tokens(head: Sequence[int], full: Sequence[int], bos_id: int | None) -> tuple[list[int], int]:
+    """Token ids ``x`` of prompt + continuation and the index ``k`` of the first continuation token, from the
+    prompt's tokens ``head`` and the joined text's ``full``: ``k`` is their common prefix; a continuation with no
+    context gets the BOS token in front (``k = 1``).
+
+    Raises:
+        LMError: no context and no BOS/EOS token to give it one.
+    """
+    full, k = list(full), common_prefix(head, full)
+    if k == 0 and full:
+        if bos_id is None:
+            raise LMError("cannot score a continuation without context: the tokenizer has no BOS/EOS token")
+        full, k = [bos_id, *full], 1
+    return full, k
+
+
 def auto_device() -> str:
     """``"cuda"`` if a GPU is visible, else ``"mps"`` on Apple silicon, else ``"cpu"``."""
     if torch.cuda.is_available():

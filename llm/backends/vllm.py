@@ -44,7 +44,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from llm.backends.local import auto_device, common_prefix, parse_dtype, render_fallback
+from llm.backends.local import auto_device, parse_dtype, render_fallback, scoring_tokens
 from llm.backends.model_check import validate_model_folder
 from llm.backends.models import locate, short_name
 from llm.backends.registry import LoadOptions
@@ -203,12 +203,7 @@ class VLLMModel:
         text, special = self.render(prompt)
         head = self.encode(text, special)
         full = self.encode(text + continuation, special)
-        k = common_prefix(head, full)
-        if k == 0 and full:
-            if self.bos_id is None:
-                raise LMError("cannot score a continuation without context: the tokenizer has no BOS/EOS token")
-            full, k = [self.bos_id, *full], 1
-        return full, k
+        return scoring_tokens(head, full, self.bos_id)
 
     def logprob(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> np.ndarray:
         """``log p(continuation_i | prompt_i)`` summed over continuation tokens, float64 ``(N,)``, from one

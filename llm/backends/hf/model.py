@@ -31,7 +31,7 @@ import torch
 from llm.backends.hf import decoding
 from llm.backends.hf.decoding import BatchState, RowView, StopScanner, advance, shared_prefix, target_logprobs
 from llm.backends.hf.device import auto_batch_size
-from llm.backends.local import auto_device, common_prefix, parse_dtype, render_fallback
+from llm.backends.local import auto_device, parse_dtype, render_fallback, scoring_tokens
 from llm.backends.hf.packed import pack_linears, packed_mode
 from llm.backends.models import locate
 from llm.backends.registry import LoadOptions
@@ -337,12 +337,7 @@ class HFModel:
         text, special = self.render(prompt)
         head = self.encode(text, special)
         full = self.encode(text + continuation, special)
-        k = common_prefix(head, full)
-        if k == 0 and full:
-            if self.bos_id is None:
-                raise LMError("cannot score a continuation without context: the tokenizer has no BOS/EOS token")
-            full, k = [self.bos_id, *full], 1
-        return full, k
+        return scoring_tokens(head, full, self.bos_id)
 
     def logprob(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> np.ndarray:
         """``log p(continuation_i | prompt_i)`` summed over continuation tokens, float64 ``(N,)``.
