@@ -84,7 +84,8 @@ class BPAConfig:
         device: local model placement (default: automatic).
         dtype: local model dtype (default: automatic).
         engine: what runs local Receivers: 'vllm' (llm.backends.vllm), 'hf' (transformers), or 'auto': vllm where
-            it is installed and the run needs no white-box Receiver ($PERSUASION_ENGINE=hf|vllm decides 'auto');
+            it is installed and the run needs no white-box Receiver (linear-alignment; hidden features are read from the
+            same weights on transformers) ($PERSUASION_ENGINE=hf|vllm decides 'auto');
             chosen in llm.bpa.context.config_loader.
         timeout: seconds before an HTTP request is retried.
         max_retries: retries of a failed HTTP request.

@@ -72,13 +72,14 @@ def receiver_engine(config: BPAConfig) -> str:
 
     ``config.engine`` ``"hf"`` or ``"vllm"`` is taken as given; ``"auto"`` takes ``$PERSUASION_ENGINE`` (``hf`` or
     ``vllm``) if set, else vLLM where it is installed, the device is not Apple's ``mps``, and the run needs no
-    white-box Receiver (``linear-alignment``, ``hidden`` state features).
+    white-box Receiver (``linear-alignment``). ``hidden`` state features do not need one: they come from the same
+    weights on the transformers backend, loaded beside the engine (:meth:`Context.white_box_model`).
     """
     engine = config.engine
     if engine == "auto":
         engine = os.environ.get("PERSUASION_ENGINE", "").strip().lower() or "auto"
     if engine == "auto":
-        white_box = "linear-alignment" in config.conditions or "hidden" in config.state_features
+        white_box = "linear-alignment" in config.conditions
         engine = "vllm" if vllm_installed() and config.device != "mps" and not white_box else "hf"
     if engine not in ("hf", "vllm"):
         raise ValueError(f"PERSUASION_ENGINE must be hf or vllm, got {engine!r}")
@@ -96,18 +97,23 @@ def engine_spec(spec: str, engine: str) -> str:
 def config_loader(config: BPAConfig) -> Callable[[str], LanguageModel]:
     """``spec -> model`` with the config's placement (:func:`llm.backends.registry.load_model`); local Receivers
     (not the Advisor) run on :func:`receiver_engine`'s choice."""
-    from llm.backends import load_model
-
     receivers = set(config.receivers) | {config.training_receiver}
     engine = receiver_engine(config)
 
     def load(spec: str) -> LanguageModel:
         if spec in receivers and spec != config.advisor:
             spec = engine_spec(spec, engine)
-        return load_model(spec, batch_size=config.batch_size, device=config.device, dtype=config.dtype,
-                          timeout=config.timeout, max_retries=config.max_retries)
+        return load_placed(spec, config)
 
     return load
+
+
+def load_placed(spec: str, config: BPAConfig) -> LanguageModel:
+    """``spec`` loaded with the config's placement (batch, device, dtype, HTTP timeout and retries), as named."""
+    from llm.backends import load_model
+
+    return load_model(spec, batch_size=config.batch_size, device=config.device, dtype=config.dtype,
+                      timeout=config.timeout, max_retries=config.max_retries)
 
 
 @dataclass
@@ -129,6 +135,19 @@ class Context:
             self._models[spec] = self.loader(spec)
             self.engines[spec] = engine(self._models[spec])
         return self._models[spec]
+
+    def white_box_model(self, spec: str) -> LanguageModel:
+        """``spec`` with its insides reachable (hidden states): the model itself, unless it is a local model that
+        :func:`receiver_engine` runs on vLLM; then the same weights on the transformers backend, loaded once beside
+        the engine (vLLM serves the answers, transformers the hidden states: one Receiver, two engines)."""
+        if receiver_engine(self.config) != "vllm" or backend_of(spec) != LOCAL:
+            return self.model(spec)
+        key = f"{spec} (transformers, white-box)"
+        if key not in self._models:
+            self.log(f"loading {spec} on transformers for its hidden states ...")
+            self._models[key] = load_placed(spec, self.config)
+            self.engines[key] = engine(self._models[key])
+        return self._models[key]
 
     def drop(self, spec: str) -> None:
         self._models.pop(spec, None)

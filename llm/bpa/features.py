@@ -6,7 +6,8 @@ extractor: the Advisor trained on one Receiver's feedback carries the same featu
 * ``words``: the question's hashed words (:func:`llm.bpa.state.featurize`), no model;
 * ``prior``: the training Receiver's measured prior ``mu_x^0`` over the items (:func:`llm.game.beliefs.receiver_beliefs`;
   needs token log-probabilities);
-* ``hidden``: the training Receiver's mean-pooled last hidden state of the question (needs a white-box model).
+* ``hidden``: the training Receiver's mean-pooled last hidden state of the question (needs its weights: a local
+  Receiver whose answers run on vLLM gets them from the transformers backend, :meth:`llm.bpa.context.Context.white_box_model`).
 """
 
 from __future__ import annotations
@@ -30,18 +31,17 @@ def feature_blocks(ctx: Context, problems: Sequence[Any], kinds: Sequence[str]) 
     out: dict[str, np.ndarray] = {}
     if "words" in kinds:
         out["words"] = featurize(questions)
-    if "prior" in kinds or "hidden" in kinds:
-        spec = ctx.config.training_receiver
+    spec = ctx.config.training_receiver
+    if "prior" in kinds:
         model = ctx.model(spec)
-        if "prior" in kinds:
-            if not model.capabilities.token_logprobs:
-                raise LMError(f"state features 'prior' need the training Receiver's log-probabilities; {spec} "
-                              "gives none")
-            from llm.game.beliefs import receiver_beliefs
+        if not model.capabilities.token_logprobs:
+            raise LMError(f"state features 'prior' need the training Receiver's log-probabilities; {spec} gives none")
+        from llm.game.beliefs import receiver_beliefs
 
-            out["prior"] = normalise(receiver_beliefs(model, questions, ctx.catalogue))
-        if "hidden" in kinds:
-            if not model.capabilities.white_box:
-                raise LMError(f"state features 'hidden' need a white-box training Receiver; {spec} is not one")
-            out["hidden"] = normalise(white_box(model).embed(questions))
+        out["prior"] = normalise(receiver_beliefs(model, questions, ctx.catalogue))
+    if "hidden" in kinds:
+        model = ctx.white_box_model(spec)
+        if not model.capabilities.white_box:
+            raise LMError(f"state features 'hidden' need a white-box training Receiver; {spec} is not one")
+        out["hidden"] = normalise(white_box(model).embed(questions))
     return out

@@ -39,7 +39,8 @@ def test_the_engine_is_chosen_once_for_local_receivers(monkeypatch: pytest.Monke
     monkeypatch.setattr(context, "vllm_installed", lambda: True)
     assert context.receiver_engine(BPAConfig()) == "vllm"
     assert context.receiver_engine(BPAConfig(device="mps")) == "hf"
-    assert context.receiver_engine(BPAConfig(state_features="hidden")) == "hf"  # a white-box Receiver
+    assert context.receiver_engine(BPAConfig(conditions=("baseline", "linear-alignment"))) == "hf"  # white-box
+    assert context.receiver_engine(BPAConfig(state_features="hidden")) == "vllm"  # hidden states: transformers beside
     assert context.receiver_engine(BPAConfig(engine="hf")) == "hf"
     monkeypatch.setenv("PERSUASION_ENGINE", "hf")
     assert context.receiver_engine(BPAConfig()) == "hf"  # the variable decides 'auto' ...
