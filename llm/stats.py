@@ -230,6 +230,34 @@ def mde_paired(n: int, discordance: float, alpha: float = 0.05, power: float = 0
     return float(optimize.brentq(gap, 0.0, psi, xtol=1e-12))
 
 
+def n_paired(delta: float, discordance: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Fewest pairs on which a two-sided level-``alpha`` McNemar test detects the paired difference ``delta`` with
+    probability ``power`` when the discordance rate is ``psi``: the inverse of :func:`mde_paired`, from the same
+    equation solved for ``n``,
+
+    .. math:: n = \\left\\lceil \\big(z_{1-\\alpha/2} \\sqrt{\\psi} + z_{\\text{power}} \\sqrt{\\psi - \\delta^2}\\big)^2 / \\delta^2 \\right\\rceil.
+
+    Returns:
+        ``n``, or ``inf`` when no ``n`` does: ``delta <= 0`` (nothing to detect) or ``delta > psi`` (a paired
+        difference cannot exceed the discordance).
+
+    Raises:
+        ValueError: ``psi`` outside [0, 1], or ``alpha``/``power`` outside (0, 1).
+
+    Examples:
+        >>> n_paired(0.1079, 0.3)
+        200
+    """
+    za, zb = _z(alpha, power)
+    if not 0.0 <= discordance <= 1.0:
+        raise ValueError(f"the discordance rate must lie in [0, 1], got {discordance}")
+    psi, delta = float(discordance), float(delta)
+    if delta <= 0.0 or delta > psi:
+        return math.inf
+    n = math.ceil((za * math.sqrt(psi) + zb * math.sqrt(psi - delta**2)) ** 2 / delta**2 - 1e-9)
+    return max(1, n)
+
+
 def flip_probability(rate_treated: float, rate_baseline: float) -> float:
     """Probability that two independent 0/1 outcomes with success rates ``p`` (treated) and ``q`` (baseline)
     differ, the discordance of one pair:

@@ -19,11 +19,13 @@ import numpy as np
 from llm.bpa.config import BPAConfig
 from llm.bpa.context import Context, config_loader
 from llm.bpa.feedback import collect_feedback
+from llm.bpa.report import DEFAULT_FLIP_RATE, hint_flip_rate
 from llm.bpa.learnability import (choose_design, design_grid, outcomes, placebo_check, placebo_items,
                                   split_sample)
 from llm.game.catalogue import NONE_ID, Catalogue, load_catalogue
 from llm.lm import LanguageModel
 from llm.runinfo import run_facts, run_facts_markdown
+from llm.stats import design_discordance, n_paired
 from llm.store import OutputLock, write_json_atomic
 from llm.tasks import get_task
 
@@ -71,6 +73,7 @@ def run_learnability(config: BPAConfig, out: str | Path, loader: Callable[[str],
             "split_sample": split_sample(y_items, y_placebo, none, seed=config.seed),
             "cross_fit": design, "learning_curve": design["learning_curve"],
             "learning_curve_tau": design["learning_curve_tau"],
+            "expectation": expectation(design, hint_flip_rate([r for r in rows if r.item in item_arms])),
             "wall_seconds_this_call": time.perf_counter() - t0,
         }
         result["run"] = run_facts(config, ctx.engines, {"feedback": rows}, result["wall_seconds_this_call"])
@@ -78,6 +81,60 @@ def run_learnability(config: BPAConfig, out: str | Path, loader: Callable[[str],
         (out / "learnability.md").write_text(learnability_markdown(result))
         plot_learning_curve(result, out / "learnability.png")
     return result
+
+
+def expectation(design: dict[str, Any], flip_rate: float | None, alpha: float = 0.05,
+                power: float = 0.8) -> dict[str, Any]:
+    """What a test run of the chosen design can expect, if test problems and answers are like the training ones.
+
+    The predicted paired difference ``signal - baseline`` is the chosen design's held-out value ``v`` (its mean and
+    interval); the design discordance is ``psi = q d`` (:func:`llm.stats.design_discordance`) with ``q`` its
+    held-out speaking rate and ``d`` the chance an item's hint flips an answer on this feedback
+    (:func:`llm.bpa.report.hint_flip_rate`; :data:`llm.bpa.report.DEFAULT_FLIP_RATE` without one). ``pairs`` is
+    the number of test problems a two-sided level-``alpha`` McNemar test needs to detect ``v`` with probability
+    ``power`` (:func:`llm.stats.n_paired`; ``None``: no number does, ``v <= 0`` or a silent Advisor), at the
+    mean and at the interval's ends.
+    """
+    chosen = design["chosen"]
+    value, q = chosen["value"], chosen["speaking_rate"]
+    d = DEFAULT_FLIP_RATE if flip_rate is None else float(flip_rate)
+    psi = design_discordance(q, d)
+
+    def pairs(v: float) -> int | None:
+        n = n_paired(v, psi, alpha, power) if psi > 0 else float("inf")
+        return None if n == float("inf") else int(n)
+
+    return {"effect": value, "speaking_rate": q, "flip_rate": d,
+            "flip_rate_source": "default" if flip_rate is None else "feedback", "discordance": psi,
+            "alpha": alpha, "power": power,
+            "pairs": {"mean": pairs(value["mean"]), "lo": pairs(value["lo"]), "hi": pairs(value["hi"])},
+            "silent": chosen["tau"] == float("inf")}
+
+
+def expectation_markdown(e: dict[str, Any], candidates: int, temperature: float) -> str:
+    """Section (d) of the page: :func:`expectation` in words."""
+    if e["silent"]:
+        return ("No design beats silence out of sample, so the trained Advisor stays silent (tau = inf): a test run "
+                "should find `signal` equal to `baseline` on every problem, and a null result is the expected one.")
+
+    def n(v: int | None) -> str:
+        return "none (nothing to detect)" if v is None else f"{v:,}"
+
+    v, p = e["effect"], e["pairs"]
+    return f"""If test problems are like these and the test Receiver answers like this sampled feedback:
+
+| | |
+|---|---|
+| predicted `signal - baseline` (the chosen design's held-out value) | **{_ci(v)}** |
+| speaking rate `q` | {e['speaking_rate']:.0%} |
+| flip rate `d` (an item's hint against silence, {e['flip_rate_source']}) | {e['flip_rate']:.3f} |
+| design discordance `psi = q d` | {e['discordance']:.4f} |
+| test problems needed for {e['power']:.0%} power (McNemar, two-sided {e['alpha']:g}) at the predicted mean | {n(p['mean'])} |
+| ... at the interval's upper / lower end | {n(p['hi'])} / {n(p['lo'])} |
+
+The prediction is optimistic: it is the best of {candidates} candidate designs on these same problems, and the test
+answers are greedy while this feedback was sampled at T = {temperature:g}. A test set smaller than the needed number is
+expected to give an interval that includes 0 even if the prediction holds."""
 
 
 def _ci(r: dict[str, float], spec: str = "+.3f") -> str:
@@ -135,6 +192,11 @@ Learning curve (tau = {result['learning_curve_tau']:g}):
 | training problems | held-out value | speaking rate |
 |---|---|---|
 {curve}
+
+## (d) What a test run can expect
+
+{expectation_markdown(result['expectation'], len(cf['candidates']), cfg['temperature'])
+ if 'expectation' in result else ''}
 """
 
 

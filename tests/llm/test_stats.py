@@ -18,6 +18,7 @@ from llm.stats import (
     mcnemar,
     mde_paired,
     mde_unpaired,
+    n_paired,
     paired_diff,
     paired_table,
     summarize_conditions,
@@ -147,6 +148,23 @@ def test_mde_paired_edges():
         mde_paired(0, 0.2)
     with pytest.raises(ValueError, match="power"):
         mde_paired(10, 0.2, power=1.0)
+
+
+@given(st.floats(0.001, 1), st.floats(0.001, 1))
+def test_n_paired_is_the_fewest_pairs_whose_mde_reaches_delta(delta, psi):
+    n = n_paired(delta, psi)
+    if delta > psi:
+        assert n == math.inf  # a paired difference cannot exceed the discordance
+        return
+    assert mde_paired(n, psi) <= delta * (1 + 1e-9)
+    assert n == 1 or mde_paired(n - 1, psi) > delta * (1 - 1e-9)
+
+
+def test_n_paired_edges():
+    assert n_paired(0.1079, 0.3) == 200  # mde_paired(200, 0.3) = 0.1079
+    assert n_paired(0.0, 0.3) == math.inf and n_paired(-0.05, 0.3) == math.inf
+    with pytest.raises(ValueError, match="discordance"):
+        n_paired(0.1, 1.5)
 
 
 def test_mde_unpaired_by_hand_and_by_simulation():

@@ -13,6 +13,7 @@ from llm.bpa.learnability import (best_of, cross_fit_gains, halves, interaction_
                                   placebo_items)
 from llm.game.catalogue import NONE_ID, load_catalogue
 from llm.rows import FeedbackRow
+from llm.stats import mde_paired
 
 QUIET = dict(log=lambda _: None)
 CAT = load_catalogue("math").with_none()
@@ -87,11 +88,21 @@ def test_each_diagnostic_tells_grouped_from_unlearnable(diagnosed):
     assert u["cross_fit"]["chosen"]["value"]["mean"] <= 0.0 and u["cross_fit"]["chosen"]["speaking_rate"] == 0.0
     curve = [r["value"]["mean"] for r in g["learning_curve"]]
     assert curve[-1] > curve[0]
+    # (d) what a test run can expect: an effect and the problems that detect it; silence and nothing to detect
+    ge, ue = g["expectation"], u["expectation"]
+    assert ge["effect"] == g["cross_fit"]["chosen"]["value"] and not ge["silent"]
+    assert ge["discordance"] == pytest.approx(ge["speaking_rate"] * ge["flip_rate"]) and ge["flip_rate_source"] == "feedback"
+    assert mde_paired(ge["pairs"]["mean"], ge["discordance"]) <= ge["effect"]["mean"] + 1e-12
+    assert ge["pairs"]["hi"] <= ge["pairs"]["mean"] <= ge["pairs"]["lo"]
+    assert ue["silent"] and ue["pairs"] == {"mean": None, "lo": None, "hi": None}
 
 
 def test_the_page_and_figure_are_written(diagnosed, tmp_path):
     text = __import__("llm.bpa.diagnose", fromlist=["x"]).learnability_markdown(diagnosed["grouped"])
     assert "item-specific headroom" in text and "Learning curve" in text
+    assert f"| {diagnosed['grouped']['expectation']['pairs']['mean']:,} |" in text  # (d): the test problems the prediction needs
+    silent = __import__("llm.bpa.diagnose", fromlist=["x"]).learnability_markdown(diagnosed["unlearnable"])
+    assert "a null result is the expected one" in silent
     g = diagnosed["grouped"]
     arms = len(g["items"]) + len(g["placebo"])  # the items and none, and the placebo hints
     assert "Hardware:" in text and f"feedback: {g['problems'] * arms * g['samples']:,} answers" in text
