@@ -165,7 +165,8 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
                               result["wall_seconds_this_call"])
     write_json_atomic(out / "summary.json", result)
     header = f"# {config.task}: {len(test)} test problems"
-    (out / "summary.md").write_text(summary_markdown(summary, f"{header}\n\n{run_facts_markdown(result['run'])}"))
+    (out / "summary.md").write_text(summary_markdown(summary, f"{header}\n\n{run_facts_markdown(result['run'])}",
+                                                     design=training.get("design")))
     mc = config.methods
     notes = (f"{header}\n\nAdvisor: `{config.advisor}`; corrector start: `{mc.corrector or config.advisor}`; "
              f"squad threshold {mc.squad_threshold}; Linear Alignment r = {mc.la_ratio}, top-p = {mc.la_top_p}; "

@@ -269,8 +269,9 @@ def _diff(r: Mapping[str, Any]) -> str:
     return f"{r['diff']:+.3f} [{r['diff_ci95'][0]:+.3f}, {r['diff_ci95'][1]:+.3f}]"
 
 
-def summary_markdown(summary: Mapping[str, Any], header: str = "") -> str:
-    """The summary as markdown: one row per Receiver and condition (the paired difference first), the comparison on
+def summary_markdown(summary: Mapping[str, Any], header: str = "", design: Mapping[str, Any] | None = None) -> str:
+    """The summary as markdown: one row per Receiver and condition (the paired difference first), the training
+    prediction against the outcome (:func:`prediction_markdown`, given the trained ``design``), the comparison on
     the problems the Advisor spoke to (:func:`spoken_markdown`) and the breakdown by information
     (:func:`breakdown_markdown`)."""
     lines = [header, "",
@@ -284,7 +285,34 @@ def summary_markdown(summary: Mapping[str, Any], header: str = "") -> str:
                 f"| {Path(rec).name or rec}", c, str(r["n"]), _diff(r), _accuracy(r),
                 _fmt(r.get("rel_diff"), "+.1%"), _p(r), _fmt(r.get("mde80"), ".3f"), info or "–",
                 _fmt(r.get("speaking_rate"), ".0%"), _fmt(r.get("obedience"), ".0%") + " |"]))
-    return "\n".join(lines) + "\n" + _design_note(summary) + spoken_markdown(summary) + breakdown_markdown(summary)
+    return ("\n".join(lines) + "\n" + _design_note(summary) + prediction_markdown(summary, design)
+            + spoken_markdown(summary) + breakdown_markdown(summary))
+
+
+def prediction_markdown(summary: Mapping[str, Any], design: Mapping[str, Any] | None) -> str:
+    """The training diagnostics' prediction next to what came out: the chosen design's cross-fitted value (the
+    predicted ``signal - baseline``) and speaking rate against each Receiver's observed paired difference and
+    speaking rate. Empty without a trained design or a ``signal`` compared with ``baseline``."""
+    if not design:
+        return ""
+    chosen = design["chosen"]
+    v = chosen["value"]
+    lines: list[str] = []
+    for rec, conds in summary.items():
+        r = conds.get("signal")
+        if not r or r.get("diff") is None:
+            continue
+        lo, hi = r["diff_ci95"]
+        verdict = ("inside" if lo <= v["mean"] <= hi else "below" if v["mean"] < lo else "above")
+        lines.append(" | ".join([f"| {Path(rec).name or rec}", f"{v['mean']:+.3f} [{v['lo']:+.3f}, {v['hi']:+.3f}]",
+                                 _diff(r), f"{verdict} the observed interval", f"{chosen['speaking_rate']:.0%}",
+                                 _fmt(r.get("speaking_rate"), ".0%") + " |"]))
+    if not lines:
+        return ""
+    return "\n".join(["", "Predicted on the training problems (the chosen design's cross-fitted value: features "
+                      f"`{chosen['features']}`, tau {chosen['tau']:g}) against what came out:", "",
+                      "| receiver | predicted `signal - baseline` | observed [95%] | prediction | predicted speaking "
+                      "rate | observed |", "|---|---|---|---|---|---|", *lines]) + "\n"
 
 
 def _design_note(summary: Mapping[str, Any]) -> str:

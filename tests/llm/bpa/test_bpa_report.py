@@ -30,6 +30,20 @@ def test_summary_numbers_and_paired_test():
     assert "| r | signal | 40 | +0.500 [" in summary_markdown({"r": s})  # the paired difference comes first
 
 
+def test_the_summary_sets_the_training_prediction_beside_the_outcome():
+    rows = [_row(i, "baseline", i < 10) for i in range(40)] + [_row(i, "signal", i < 30, information="advisor:x",
+                                                                    signal_item="x", acted_item="x")
+                                                               for i in range(40)]
+    s = summarize(rows, ("baseline", "signal"))
+    design = {"chosen": {"features": "words", "tau": 0.05, "speaking_rate": 0.8,
+                         "value": {"mean": 0.04, "lo": 0.01, "hi": 0.07}}}
+    md = summary_markdown(s, design=design)
+    assert "| r | +0.040 [+0.010, +0.070] | +0.500 [" in md and "below the observed interval | 80% | 100% |" in md
+    inside = {"chosen": {**design["chosen"], "value": {"mean": 0.45, "lo": 0.3, "hi": 0.6}}}
+    assert "inside the observed interval" in summary_markdown(s, design=inside)
+    assert "Predicted on the training problems" not in summary_markdown(s)  # no trained design, no prediction
+
+
 def test_conditions_are_compared_on_shared_problems_and_flags_are_counted():
     rows = [_row(i, "baseline", True) for i in range(5)] + [_row(i, "prior", i != 0, flag="empty" if i == 1 else None)
                                                             for i in range(1, 5)]
