@@ -192,6 +192,10 @@ def main(argv: Sequence[str] | None, prog: str, doc: str, defaults: dict[str, An
         sys.stderr.write(f"\nerror: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}\n")
         sys.stderr.flush()
         return 2
+    if "preregistered" in result:  # trained and registered; no test problem was answered
+        print(f"wrote the pre-registration {result['preregistered']} (advisor sha256 {result['advisor_hash']}); "
+              "commit it, then run the same command again to evaluate")
+        return 0
     print((out / "summary.md").read_text())
     print(f"wrote {out}/summary.json, summary.md, methods.md, accuracy.png, methods.png, beliefs.png, eval.jsonl "
           f"({result['rows']} rows) in {time.perf_counter() - t0:.0f} s")

@@ -216,6 +216,19 @@ def test_preregistration_is_written_before_the_test_split_and_checked_after(tmp_
         run(cfg, tmp_path / "r", **QUIET)
 
 
+def test_the_command_stops_cleanly_after_writing_the_preregistration(tmp_path, capsys):
+    from llm.experiment_cli import main
+
+    prereg = tmp_path / "prereg.md"
+    argv = ["--task", "synthetic", "--receiver", "simulated", "--advisor", "template", "--conditions",
+            "baseline,signal", "--train-limit", "20", "--samples", "2", "--limit", "4", "--preregister", str(prereg),
+            "--out", str(tmp_path / "r")]
+    assert main(argv, "llm_math.py", "doc", {"task": "synthetic", "catalogue": "math"}) == 0
+    said = capsys.readouterr().out
+    assert f"wrote the pre-registration {prereg}" in said and "Traceback" not in said
+    assert prereg.exists() and not (tmp_path / "r" / "summary.md").exists()
+
+
 def test_the_summary_states_the_run_facts(informed):
     run_ = informed["run"]
     assert run_["phases"]["feedback"]["answers"] == SIM.train_limit * len(SIM_ITEMS) * SIM.samples  # the items and none
