@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from llm.bpa.report import ANALYSIS_CONDITIONS
 from llm.stats import design_discordance, mde_paired
 
 _HASH = re.compile(r"^advisor sha256: `([0-9a-f]{64})`", re.MULTILINE)
@@ -56,6 +57,9 @@ def write_preregistration(path: str | Path, *, config: Mapping[str, Any], design
     curve = "\n".join(f"| {r['train_size']} | {r['value']['mean']:+.3f} [{r['value']['lo']:+.3f}, "
                       f"{r['value']['hi']:+.3f}] | {r['speaking_rate']:.0%} |" for r in design.get("learning_curve", []))
     tau = design.get("tau_used", chosen["tau"])
+    conditions = [c for c in config.get("conditions", []) if c != "baseline"]
+    family = [c for c in conditions if c not in ANALYSIS_CONDITIONS]
+    references = [c for c in conditions if c in ANALYSIS_CONDITIONS]
     text = f"""# Pre-registration: {config.get('task')} with `{', '.join(config.get('receivers', []))}`
 
 Written by `llm.bpa.pipeline.run` after training and before any test problem was answered.
@@ -83,7 +87,8 @@ advisor sha256: `{digest}`
 
 ## Analysis
 - Primary: the paired difference `signal - baseline` with its 95% Newcombe interval, per Receiver.
-- Tests: exact McNemar, Holm over the paper's conditions (prior, posterior, signal) and the decoupled methods.
+- Tests: exact McNemar against `baseline`, Holm-adjusted over {', '.join(f'`{c}`' for c in family) or 'nothing'};
+  {', '.join(f'`{c}`' for c in references) or 'no condition'} reported beside them, outside the family (comparators).
 - Do no harm: `signal` is not significantly below `baseline`; `signal` above `matched` (a uniform hint on the same
   share of problems).
 - Design MDE (80% power, level 0.05): expected discordance q d = {q:.3f} x {discordance:.3f} = {psi:.4f}

@@ -207,6 +207,7 @@ def test_preregistration_is_written_before_the_test_split_and_checked_after(tmp_
     assert first["preregistered"] and not (tmp_path / "r" / "eval.jsonl").exists()  # no test problem answered
     text = (tmp_path / "prereg" / "sim.md").read_text()
     assert first["advisor_hash"] in text and "Design MDE" in text
+    assert "Holm-adjusted over `signal`;" in text  # the family the report adjusts over, nothing else
     second = run(cfg, tmp_path / "r", **QUIET)
     assert second["rows"] == 10
     (tmp_path / "prereg" / "sim.md").write_text(text.replace(first["advisor_hash"], "0" * 64))
