@@ -92,18 +92,25 @@ def totals(rows: Iterable[Any]) -> dict[str, float]:
             "tokens_per_s": float(tokens / seconds) if seconds > 0 else None}
 
 
+#: How a page names the engines of :func:`llm.bpa.context.receiver_engine`.
+ENGINE_NAMES = {"vllm": "vLLM", "hf": "transformers"}
+
+
 def run_facts(config: Any, engines: Mapping[str, Mapping[str, Any]], phases: Mapping[str, Iterable[Any]],
-              wall_seconds: float) -> dict[str, Any]:
+              wall_seconds: float, receiver_engine: str | None = None) -> dict[str, Any]:
     """Everything point 6 asks a page to state, as one dict.
 
     Args:
         config: the run's :class:`llm.bpa.config.BPAConfig` (seed and temperatures are read from it).
         engines: spec -> :func:`engine` of each model this call loaded (a resumed call that loaded none lists none).
+        receiver_engine: what answers as the run's local Receivers (``"vllm"`` or ``"hf"``), stated even when a
+            resumed call loads no Receiver because every answer is already on disk.
         phases: phase name (``"feedback"``, ``"evaluation"``) -> its result rows, for tokens and Receiver time.
         wall_seconds: wall time of this call (a resumed run's earlier calls are in the rows' seconds, not here).
     """
     return {"machine": machine(), "engines": {spec: dict(e) for spec, e in engines.items()},
-            "seed": config.seed, "temperature": config.temperature, "eval_temperature": config.eval_temperature,
+            "receiver_engine": receiver_engine, "seed": config.seed, "temperature": config.temperature,
+            "eval_temperature": config.eval_temperature,
             "phases": {name: totals(rows) for name, rows in phases.items()},
             "wall_seconds_this_call": float(wall_seconds)}
 
@@ -115,12 +122,14 @@ def run_facts_markdown(facts: Mapping[str, Any]) -> str:
     mem = f", {m['memory_gib']} GiB" if m.get("memory_gib") else ""
     vers = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
     engines = "; ".join(f"`{spec}`: " + ", ".join(f"{k} {v}" for k, v in e.items())
-                        for spec, e in facts["engines"].items()) or "none loaded in this call"
+                        for spec, e in facts["engines"].items()) or "none (every answer was on disk)"
     phases = "; ".join(
         f"{name}: {p['answers']:,} answers, {p['new_tokens']:,} tokens in {p['seconds'] / 60:.1f} min of Receiver time"
         + (f" ({p['tokens_per_s']:.0f} tokens/s)" if p["tokens_per_s"] else "")
         for name, p in facts["phases"].items())
-    return (f"Hardware: {m['cpu']}, {m['cores']} cores{mem}, {gpu}; Python {m['python']}, {vers}. "
-            f"Engines: {engines}. Seed {facts['seed']}; sampling temperature {facts['temperature']} (feedback), "
-            f"{facts['eval_temperature']} (evaluation). {phases}. This call: "
+    answering = facts.get("receiver_engine")
+    answering = f"Local Receivers answer on {ENGINE_NAMES.get(answering, answering)}. " if answering else ""
+    return (f"Hardware: {m['cpu']}, {m['cores']} cores{mem}, {gpu}; Python {m['python']}, {vers}. {answering}"
+            f"Engines loaded in this call: {engines}. Seed {facts['seed']}; sampling temperature "
+            f"{facts['temperature']} (feedback), {facts['eval_temperature']} (evaluation). {phases}. This call: "
             f"{facts['wall_seconds_this_call'] / 60:.1f} min wall.")

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from llm.bpa.config import BPAConfig
-from llm.bpa.context import Context, config_loader
+from llm.bpa.context import Context, config_loader, receiver_engine
 from llm.bpa.feedback import collect_feedback
 from llm.bpa.report import DEFAULT_FLIP_RATE, hint_flip_rate
 from llm.bpa.learnability import (choose_design, design_grid, outcomes, placebo_check, placebo_items,
@@ -76,7 +76,8 @@ def run_learnability(config: BPAConfig, out: str | Path, loader: Callable[[str],
             "expectation": expectation(design, hint_flip_rate([r for r in rows if r.item in item_arms])),
             "wall_seconds_this_call": time.perf_counter() - t0,
         }
-        result["run"] = run_facts(config, ctx.engines, {"feedback": rows}, result["wall_seconds_this_call"])
+        result["run"] = run_facts(config, ctx.engines, {"feedback": rows}, result["wall_seconds_this_call"],
+                                  receiver_engine(config))
         write_json_atomic(out / "learnability.json", result)
         (out / "learnability.md").write_text(learnability_markdown(result))
         plot_learning_curve(result, out / "learnability.png")

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from llm.bpa.config import BPAConfig, check_config
-from llm.bpa.context import Context, config_loader, question
+from llm.bpa.context import Context, config_loader, question, receiver_engine
 from llm.bpa.evaluation import ADVISOR_CONDITIONS, Advisor, evaluate
 from llm.bpa.feedback import collect_feedback
 from llm.bpa.game import load_game, solve_game
@@ -162,7 +162,7 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
         if path.exists():
             result[name] = {k: v for k, v in json.loads(path.read_text()).items() if k not in ("mean", "scale")}
     result["run"] = run_facts(config, ctx.engines, {"feedback": rows, "evaluation": rows_},
-                              result["wall_seconds_this_call"])
+                              result["wall_seconds_this_call"], receiver_engine(config))
     write_json_atomic(out / "summary.json", result)
     header = f"# {config.task}: {len(test)} test problems"
     (out / "summary.md").write_text(summary_markdown(summary, f"{header}\n\n{run_facts_markdown(result['run'])}",
