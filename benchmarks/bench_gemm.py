@@ -2,8 +2,10 @@
 engine built on them meets before attention, sampling and scheduling (``docs/performance.md``, "Against the bf16
 ceiling").
 
-Per decode step every sequence multiplies one row by each weight matrix, so a batch of ``m`` sequences is an
-``(m, k) @ (k, n)`` product per matrix. Shapes: attention q/k/v (896 -> 1152) and output (896 -> 896, not timed:
+Per decode step every sequence multiplies one row by each weight matrix, so a batch of ``m`` sequences is one
+``F.linear(x, W)`` per matrix (``x`` of ``(m, k)``, ``W`` of ``(n, k)``, as ``nn.Linear`` stores it), through torch's
+CPU kernels: what the transformers backend runs. (vLLM's CPU build calls its own prepacked oneDNN kernels for
+linear layers, which this does not time.) Shapes: attention q/k/v (896 -> 1152) and output (896 -> 896, not timed:
 its shape is between the two), the fused MLP gate and up (896 -> 2 x 4864), the MLP down (4864 -> 896), and the tied
 output layer (896 -> 151,936 vocabulary). Prints GFLOP/s (``2 m k n`` per product) in bfloat16 and float32.
 
@@ -15,18 +17,21 @@ from __future__ import annotations
 import time
 
 import torch
+import torch.nn.functional as F
 
 SHAPES = ((896, 1152), (896, 9728), (4864, 896), (896, 151936))
 
 
 def gflops(m: int, k: int, n: int, dtype: torch.dtype, reps: int = 20) -> float:
-    """GFLOP/s of ``(m, k) @ (k, n)`` in ``dtype`` (3 warm-up products, then the mean of ``reps``)."""
-    a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
-    for _ in range(3):
-        a @ b
-    t = time.perf_counter()
-    for _ in range(reps):
-        a @ b
+    """GFLOP/s of ``F.linear`` of ``(m, k)`` rows by an ``(n, k)`` weight in ``dtype`` (3 warm-up calls, then the
+    mean of ``reps``)."""
+    x, w = torch.randn(m, k).to(dtype), torch.randn(n, k).to(dtype)
+    with torch.inference_mode():
+        for _ in range(3):
+            F.linear(x, w)
+        t = time.perf_counter()
+        for _ in range(reps):
+            F.linear(x, w)
     return 2 * m * k * n / ((time.perf_counter() - t) / reps) / 1e9
 
 

@@ -103,8 +103,9 @@ def run_facts(config: Any, engines: Mapping[str, Mapping[str, Any]], phases: Map
     Args:
         config: the run's :class:`llm.bpa.config.BPAConfig` (seed and temperatures are read from it).
         engines: spec -> :func:`engine` of each model this call loaded (a resumed call that loaded none lists none).
-        receiver_engine: what answers as the run's local Receivers (``"vllm"`` or ``"hf"``), stated even when a
-            resumed call loads no Receiver because every answer is already on disk.
+        receiver_engine: this call's engine for the run's local Receivers (``"vllm"`` or ``"hf"``; ``None``: no
+            local Receiver), stated even when a resumed call loads none because every answer is on disk. A folder
+            resumed with another ``--engine`` holds rows from both: the rows do not record it.
         phases: phase name (``"feedback"``, ``"evaluation"``) -> its result rows, for tokens and Receiver time.
         wall_seconds: wall time of this call (a resumed run's earlier calls are in the rows' seconds, not here).
     """
@@ -127,8 +128,8 @@ def run_facts_markdown(facts: Mapping[str, Any]) -> str:
         f"{name}: {p['answers']:,} answers, {p['new_tokens']:,} tokens in {p['seconds'] / 60:.1f} min of Receiver time"
         + (f" ({p['tokens_per_s']:.0f} tokens/s)" if p["tokens_per_s"] else "")
         for name, p in facts["phases"].items())
-    answering = facts.get("receiver_engine")
-    answering = f"Local Receivers answer on {ENGINE_NAMES.get(answering, answering)}. " if answering else ""
+    local = facts.get("receiver_engine")
+    answering = f"This call's engine for local Receivers: {ENGINE_NAMES.get(local, local)}. " if local else ""
     return (f"Hardware: {m['cpu']}, {m['cores']} cores{mem}, {gpu}; Python {m['python']}, {vers}. {answering}"
             f"Engines loaded in this call: {engines}. Seed {facts['seed']}; sampling temperature "
             f"{facts['temperature']} (feedback), {facts['eval_temperature']} (evaluation). {phases}. This call: "

@@ -86,24 +86,28 @@ def receiver_engine(config: BPAConfig) -> str:
     return engine
 
 
-def engine_spec(spec: str, engine: str) -> str:
-    """``spec`` as a Receiver is loaded: ``"vllm:" + spec`` for a local model (short name, folder) when ``engine``
-    is ``"vllm"``; HTTP endpoints, the simulated Receiver and specs with a ``vllm:`` prefix stay as they are."""
-    if engine != "vllm" or backend_of(spec) != LOCAL:
-        return spec
-    return "vllm:" + spec
+def local_receiver_engine(config: BPAConfig) -> str | None:
+    """:func:`receiver_engine` when the run has a local Receiver, else ``None`` (an HTTP endpoint or the simulated
+    Receiver is its own engine): what a results page states as the engine of its answers."""
+    receivers = set(config.receivers) | {config.training_receiver}
+    return receiver_engine(config) if any(backend_of(r) == LOCAL for r in receivers) else None
+
+
+def on_vllm(spec: str, config: BPAConfig) -> bool:
+    """Whether the run loads ``spec`` on vLLM: a Receiver of the run (not also its Advisor) that is a local model
+    (short name, folder, hub id; not an HTTP endpoint, the simulated Receiver or an explicit ``vllm:`` spec), when
+    :func:`receiver_engine` chooses ``"vllm"``."""
+    receivers = set(config.receivers) | {config.training_receiver}
+    return (spec in receivers and spec != config.advisor and backend_of(spec) == LOCAL
+            and receiver_engine(config) == "vllm")
 
 
 def config_loader(config: BPAConfig) -> Callable[[str], LanguageModel]:
-    """``spec -> model`` with the config's placement (:func:`llm.backends.registry.load_model`); local Receivers
-    (not the Advisor) run on :func:`receiver_engine`'s choice."""
-    receivers = set(config.receivers) | {config.training_receiver}
-    engine = receiver_engine(config)
+    """``spec -> model`` with the config's placement (:func:`load_placed`), ``"vllm:" + spec`` where
+    :func:`on_vllm` says so."""
 
     def load(spec: str) -> LanguageModel:
-        if spec in receivers and spec != config.advisor:
-            spec = engine_spec(spec, engine)
-        return load_placed(spec, config)
+        return load_placed("vllm:" + spec if on_vllm(spec, config) else spec, config)
 
     return load
 
@@ -137,10 +141,11 @@ class Context:
         return self._models[spec]
 
     def white_box_model(self, spec: str) -> LanguageModel:
-        """``spec`` with its insides reachable (hidden states): the model itself, unless it is a local model that
-        :func:`receiver_engine` runs on vLLM; then the same weights on the transformers backend, loaded once beside
-        the engine (vLLM serves the answers, transformers the hidden states: one Receiver, two engines)."""
-        if receiver_engine(self.config) != "vllm" or backend_of(spec) != LOCAL:
+        """``spec`` with its insides reachable (hidden states): the model itself, unless the run loads it on vLLM
+        (:func:`on_vllm`); then the same weights on the transformers backend (:func:`load_placed`, not the
+        run's loader, which would give vLLM again), loaded once beside the engine: vLLM serves the answers,
+        transformers the hidden states."""
+        if not on_vllm(spec, self.config):
             return self.model(spec)
         key = f"{spec} (transformers, white-box)"
         if key not in self._models:

@@ -17,11 +17,11 @@ from typing import Any, Callable
 import numpy as np
 
 from llm.bpa.config import BPAConfig
-from llm.bpa.context import Context, config_loader, receiver_engine
+from llm.bpa.context import Context, config_loader, local_receiver_engine
 from llm.bpa.feedback import collect_feedback
-from llm.bpa.report import DEFAULT_FLIP_RATE, hint_flip_rate
 from llm.bpa.learnability import (choose_design, design_grid, outcomes, placebo_check, placebo_items,
-                                  split_sample)
+                                  split_sample, used_design)
+from llm.bpa.report import DEFAULT_FLIP_RATE, hint_flip_rate
 from llm.game.catalogue import NONE_ID, Catalogue, load_catalogue
 from llm.lm import LanguageModel
 from llm.runinfo import run_facts, run_facts_markdown
@@ -77,7 +77,7 @@ def run_learnability(config: BPAConfig, out: str | Path, loader: Callable[[str],
             "wall_seconds_this_call": time.perf_counter() - t0,
         }
         result["run"] = run_facts(config, ctx.engines, {"feedback": rows}, result["wall_seconds_this_call"],
-                                  receiver_engine(config))
+                                  local_receiver_engine(config))
         write_json_atomic(out / "learnability.json", result)
         (out / "learnability.md").write_text(learnability_markdown(result))
         plot_learning_curve(result, out / "learnability.png")
@@ -85,57 +85,64 @@ def run_learnability(config: BPAConfig, out: str | Path, loader: Callable[[str],
 
 
 def expectation(design: dict[str, Any], flip_rate: float | None, alpha: float = 0.05,
-                power: float = 0.8) -> dict[str, Any]:
-    """What a test run of the chosen design can expect, if test problems and answers are like the training ones.
+                power: float = 0.8) -> dict[str, Any] | None:
+    """What a test run of the design the Advisor uses (:func:`llm.bpa.learnability.used_design`) can expect, if test
+    problems and answers are like the training ones.
 
-    The predicted paired difference ``signal - baseline`` is the chosen design's held-out value ``v`` (its mean and
-    interval); the design discordance is ``psi = q d`` (:func:`llm.stats.design_discordance`) with ``q`` its
-    held-out speaking rate and ``d`` the chance an item's hint flips an answer on this feedback
-    (:func:`llm.bpa.report.hint_flip_rate`; :data:`llm.bpa.report.DEFAULT_FLIP_RATE` without one). ``pairs`` is
-    the number of test problems a two-sided level-``alpha`` McNemar test needs to detect ``v`` with probability
-    ``power`` (:func:`llm.stats.n_paired`; ``None``: no number does, ``v <= 0`` or a silent Advisor), at the
-    mean and at the interval's ends.
+    The predicted paired difference ``signal - baseline`` is that design's held-out value ``v`` (mean and interval).
+    The design discordance is ``psi = q d`` (:func:`llm.stats.design_discordance`): ``q`` its held-out speaking
+    rate, ``d`` the chance an item's hint flips an answer on this feedback (:func:`llm.bpa.report.hint_flip_rate`;
+    :data:`llm.bpa.report.DEFAULT_FLIP_RATE` without one). ``d`` averages over every item and problem, while the
+    Advisor speaks where its item helps, so a paired difference ``v`` needs a discordance of at least ``v``: each
+    ``n`` uses ``max(psi, v)``. ``pairs`` is the number of test problems a two-sided level-``alpha`` McNemar test
+    needs to detect ``v`` with probability ``power`` (:func:`llm.stats.n_paired`), at the mean and the interval's
+    ends; ``None`` where ``v <= 0``. ``None`` as a whole when ``--tau`` set a threshold the cross-fit did not score.
     """
-    chosen = design["chosen"]
-    value, q = chosen["value"], chosen["speaking_rate"]
+    used = used_design(design)
+    if used is None:
+        return None
+    value, q = used["value"], used["speaking_rate"]
     d = DEFAULT_FLIP_RATE if flip_rate is None else float(flip_rate)
     psi = design_discordance(q, d)
 
     def pairs(v: float) -> int | None:
-        n = n_paired(v, psi, alpha, power) if psi > 0 else float("inf")
-        return None if n == float("inf") else int(n)
+        return int(n_paired(v, max(psi, v), alpha, power)) if v > 0 else None
 
-    return {"effect": value, "speaking_rate": q, "flip_rate": d,
+    return {"effect": value, "tau": used["tau"], "speaking_rate": q, "flip_rate": d,
             "flip_rate_source": "default" if flip_rate is None else "feedback", "discordance": psi,
             "alpha": alpha, "power": power,
             "pairs": {"mean": pairs(value["mean"]), "lo": pairs(value["lo"]), "hi": pairs(value["hi"])},
-            "silent": chosen["tau"] == float("inf")}
+            "silent": q == 0.0}
 
 
-def expectation_markdown(e: dict[str, Any], candidates: int, temperature: float) -> str:
+def expectation_markdown(e: dict[str, Any] | None, candidates: int, temperature: float) -> str:
     """Section (d) of the page: :func:`expectation` in words."""
+    if e is None:
+        return "No prediction: `--tau` set a threshold that the cross-fit did not score."
     if e["silent"]:
-        return ("No design beats silence out of sample, so the trained Advisor stays silent (tau = inf): a test run "
-                "should find `signal` equal to `baseline` on every problem, and a null result is the expected one.")
+        return ("The Advisor's design speaks on no held-out problem (tau = " + f"{e['tau']:g}" + "), so it stays "
+                "silent: a test run should find `signal` equal to `baseline` on every problem, and a null result "
+                "is the expected one.")
 
     def n(v: int | None) -> str:
-        return "none (nothing to detect)" if v is None else f"{v:,}"
+        return "none (no gain to detect)" if v is None else f"{v:,}"
 
     v, p = e["effect"], e["pairs"]
     return f"""If test problems are like these and the test Receiver answers like this sampled feedback:
 
 | | |
 |---|---|
-| predicted `signal - baseline` (the chosen design's held-out value) | **{_ci(v)}** |
+| predicted `signal - baseline` (held-out value of the design used, tau = {e['tau']:g}) | **{_ci(v)}** |
 | speaking rate `q` | {e['speaking_rate']:.0%} |
 | flip rate `d` (an item's hint against silence, {e['flip_rate_source']}) | {e['flip_rate']:.3f} |
-| design discordance `psi = q d` | {e['discordance']:.4f} |
-| test problems needed for {e['power']:.0%} power (McNemar, two-sided {e['alpha']:g}) at the predicted mean | {n(p['mean'])} |
+| design discordance `psi = q d` (each `n` below uses at least the effect itself) | {e['discordance']:.4f} |
+| test problems for {e['power']:.0%} power (McNemar, two-sided {e['alpha']:g}) at the predicted mean | {n(p['mean'])} |
 | ... at the interval's upper / lower end | {n(p['hi'])} / {n(p['lo'])} |
 
 The prediction is optimistic: it is the best of {candidates} candidate designs on these same problems, and the test
-answers are greedy while this feedback was sampled at T = {temperature:g}. A test set smaller than the needed number is
-expected to give an interval that includes 0 even if the prediction holds."""
+answers are greedy while this feedback was sampled at T = {temperature:g}. With fewer test problems than the number
+above, the test has less than {e['power']:.0%} power: even if the prediction holds, its interval includes 0 more
+than {1 - e['power']:.0%} of the time."""
 
 
 def _ci(r: dict[str, float], spec: str = "+.3f") -> str:

@@ -339,6 +339,23 @@ def choose_design(blocks: Mapping[str, np.ndarray], successes: np.ndarray, count
     return design
 
 
+def used_design(design: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The design the Advisor uses, with its cross-fitted value and speaking rate: the chosen features and lambda at
+    the threshold used (``tau_used``: the cross-fitted one, or ``--tau``). A threshold of ``inf`` is silence (value
+    0); ``None`` when ``--tau`` set a threshold the cross-fit did not score (not on its grid: no prediction)."""
+    chosen = design["chosen"]
+    tau = float(design.get("tau_used", chosen["tau"]))
+    if tau == chosen["tau"]:
+        return dict(chosen)
+    if not np.isfinite(tau):
+        n = chosen["value"].get("n", 0)
+        return {**chosen, "tau": tau, "value": {"mean": 0.0, "lo": 0.0, "hi": 0.0, "n": n}, "speaking_rate": 0.0}
+    for row in design.get("candidates", []):
+        if row["features"] == chosen["features"] and row["tau"] == tau:
+            return {**chosen, "tau": tau, "value": row["value"], "speaking_rate": row["speaking_rate"]}
+    return None
+
+
 def design_grid(candidates: Sequence[str]) -> list[tuple[str, ...]]:
     """``["words", "words+prior"]`` -> parsed feature sets, duplicates dropped."""
     from llm.bpa.state import parse_features

@@ -19,10 +19,11 @@ from typing import Any, Callable
 import numpy as np
 
 from llm.bpa.config import BPAConfig, check_config
-from llm.bpa.context import Context, config_loader, question, receiver_engine
+from llm.bpa.context import Context, config_loader, local_receiver_engine, question
 from llm.bpa.evaluation import ADVISOR_CONDITIONS, Advisor, evaluate
 from llm.bpa.feedback import collect_feedback
 from llm.bpa.game import load_game, solve_game
+from llm.bpa.learnability import used_design
 from llm.bpa.report import hint_flip_rate, methods_markdown, plot_results, summarize, summary_markdown
 from llm.bpa.training import fit_advisor_state, reward_table, signal_rewards, train_advisor
 from llm.game.catalogue import load_catalogue
@@ -141,6 +142,7 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
         training["advisor"] = json.loads((ctx.train_dir / "advisor.json").read_text())
         training["design"] = {k: design[k] for k in ("chosen", "best_single_item", "learning_curve", "tau_used",
                                                     "tau_source")}
+        training["design"]["used"] = used_design(design)  # what the Advisor does, with its cross-fitted value
         if "matched" in conds:
             training["matched_rate"] = advisor.speaking_rate(test)
         training["flip_rate"] = flip_rate
@@ -162,7 +164,7 @@ def _run(ctx: Context, train_task: Any, trains: bool, publish: str | Path | None
         if path.exists():
             result[name] = {k: v for k, v in json.loads(path.read_text()).items() if k not in ("mean", "scale")}
     result["run"] = run_facts(config, ctx.engines, {"feedback": rows, "evaluation": rows_},
-                              result["wall_seconds_this_call"], receiver_engine(config))
+                              result["wall_seconds_this_call"], local_receiver_engine(config))
     write_json_atomic(out / "summary.json", result)
     header = f"# {config.task}: {len(test)} test problems"
     (out / "summary.md").write_text(summary_markdown(summary, f"{header}\n\n{run_facts_markdown(result['run'])}",

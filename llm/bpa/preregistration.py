@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from llm.bpa.learnability import used_design
 from llm.bpa.report import ANALYSIS_CONDITIONS
 from llm.stats import design_discordance, mde_paired
 
@@ -49,11 +50,15 @@ def write_preregistration(path: str | Path, *, config: Mapping[str, Any], design
     """Writes the Markdown file (module doc) and returns its path."""
     path = Path(path)
     chosen = design["chosen"]
-    q = float(chosen["speaking_rate"])
+    used = used_design(design)  # the threshold the Advisor uses (None: --tau off the cross-fit's grid)
+    scored = used if used is not None else chosen
+    q = float(scored["speaking_rate"])
     discordance = flip_rate
     psi = design_discordance(q, flip_rate)
     mde = mde_paired(n_test, psi) if psi > 0 else None
-    value = chosen["value"]
+    value = scored["value"]
+    off_grid = ("" if used is not None else f"\n  The threshold used, tau = {design.get('tau_used'):g} (set by hand), was not "
+                "cross-fitted: these are the numbers at the cross-fitted threshold.")
     curve = "\n".join(f"| {r['train_size']} | {r['value']['mean']:+.3f} [{r['value']['lo']:+.3f}, "
                       f"{r['value']['hi']:+.3f}] | {r['speaking_rate']:.0%} |" for r in design.get("learning_curve", []))
     tau = design.get("tau_used", chosen["tau"])
@@ -76,8 +81,8 @@ advisor sha256: `{digest}`
 - Conditions: {', '.join(config.get('conditions', []))}.
 
 ## Expected effect (cross-fitted on training problems, {design['folds']} folds)
-- Policy value of the chosen design: {value['mean']:+.3f} [{value['lo']:+.3f}, {value['hi']:+.3f}] per problem
-  (the best of {len(design['candidates'])} candidates: optimistic by that selection); speaking rate {q:.0%}.
+- Policy value of the design at tau = {scored['tau']:g}: {value['mean']:+.3f} [{value['lo']:+.3f}, {value['hi']:+.3f}] per
+  problem (the best of {len(design['candidates'])} candidates: optimistic by that selection); speaking rate {q:.0%}.{off_grid}
 - Always silent: 0; best single item: {design['best_single_item']['mean']:+.3f}.
 - Learning curve:
 

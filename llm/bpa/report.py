@@ -4,8 +4,8 @@ cost; markdown tables and plots.
 
 Statistics (:mod:`llm.stats`): the paired difference with the baseline on the same problems and its Newcombe 95%
 interval (the primary statement); the Wilson 95% interval of each accuracy; the exact McNemar p-value,
-Holm-adjusted across the conditions of the summary (the analysis conditions ``random`` and ``oracle`` are not in
-the family: their ``p_holm`` is ``None``); and the minimum detectable effect at 80% power from the *design*
+Holm-adjusted across the conditions of the summary (the analysis conditions ``random``, ``matched`` and ``oracle``
+are not in the family: their ``p_holm`` is ``None``); and the minimum detectable effect at 80% power from the *design*
 (``mde80``): with ``q`` the share of problems whose prompt the condition changes (:func:`prompt_change_rate`, fixed
 by the draws before any answer) and ``d`` the probability that a change flips the outcome (:func:`hint_flip_rate`
 on the training feedback, else :data:`DEFAULT_FLIP_RATE`), ``mde_paired(n, q d)``. The MDE at the observed
@@ -290,12 +290,14 @@ def summary_markdown(summary: Mapping[str, Any], header: str = "", design: Mappi
 
 
 def prediction_markdown(summary: Mapping[str, Any], design: Mapping[str, Any] | None) -> str:
-    """The training diagnostics' prediction next to what came out: the chosen design's cross-fitted value (the
-    predicted ``signal - baseline``) and speaking rate against each Receiver's observed paired difference and
-    speaking rate. Empty without a trained design or a ``signal`` compared with ``baseline``."""
-    if not design:
+    """The training prediction next to what came out: the cross-fitted value (the predicted ``signal - baseline``)
+    and speaking rate of the design the Advisor uses (``design["used"]``,
+    :func:`llm.bpa.learnability.used_design`) against each Receiver's observed paired difference and speaking rate.
+    Empty without such a design (none trained, or ``--tau`` off the cross-fit's grid) or a ``signal`` compared
+    with ``baseline``."""
+    chosen = (design or {}).get("used")
+    if not chosen:
         return ""
-    chosen = design["chosen"]
     v = chosen["value"]
     lines: list[str] = []
     for rec, conds in summary.items():

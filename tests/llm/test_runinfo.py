@@ -54,7 +54,7 @@ def test_the_paragraph_states_hardware_engine_seed_tokens_and_time():
     facts = run_facts(BPAConfig(seed=7), {"qwen": engine(SimpleNamespace(device="cpu", dtype="torch.bfloat16"))},
                       {"feedback": [_row(0, 1200, 10.0, 2)], "evaluation": []}, 90.0, "vllm")
     text = run_facts_markdown(facts)
-    assert "Local Receivers answer on vLLM." in text  # stated even by a call that loaded no Receiver
+    assert "This call's engine for local Receivers: vLLM." in text  # stated even by a call that loaded no Receiver
     assert "none (every answer was on disk)" in run_facts_markdown({**facts, "engines": {}})
     assert "Hardware:" in text and f"{facts['machine']['cores']} cores" in text
     assert "`qwen`" in text and "bfloat16" in text and "Seed 7" in text

@@ -11,6 +11,7 @@ quiet machine; 222 s while the rest of the suite ran on the same 2 cores).
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +49,15 @@ def test_the_engine_is_chosen_once_for_local_receivers(monkeypatch: pytest.Monke
     monkeypatch.delenv("PERSUASION_ENGINE")
     monkeypatch.setattr(context, "vllm_installed", lambda: False)
     assert context.receiver_engine(BPAConfig()) == "hf"
-    assert context.engine_spec("qwen2.5-coder-0.5b", "vllm") == "vllm:qwen2.5-coder-0.5b"
-    assert context.engine_spec("qwen2.5-coder-0.5b", "hf") == "qwen2.5-coder-0.5b"
-    for spec in ("simulated", "simulated:x.json", "http://h:8000/v1#m", "vllm:m"):
-        assert context.engine_spec(spec, "vllm") == spec
+    local = BPAConfig(receivers=("qwen2.5-coder-0.5b",), engine="vllm")
+    assert context.on_vllm("qwen2.5-coder-0.5b", local)
+    assert not context.on_vllm("qwen2.5-coder-0.5b", replace(local, engine="hf"))
+    assert not context.on_vllm("qwen2.5-coder-0.5b", replace(local, advisor="qwen2.5-coder-0.5b"))  # the Advisor
+    assert not context.on_vllm("smollm2-135m", local)  # not a Receiver of the run
+    for spec in ("simulated", "simulated:x.json", "http://h:8000/v1#m", "vllm:m"):  # not local: as named
+        assert not context.on_vllm(spec, replace(local, receivers=(spec,)))
+        assert context.local_receiver_engine(replace(local, receivers=(spec,))) is None  # its own engine
+    assert context.local_receiver_engine(local) == "vllm"
 
 
 def test_the_registry_names_the_vllm_backend() -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from llm.bpa.config import BPAConfig
 from llm.bpa.diagnose import run_learnability
 from llm.bpa.learnability import (best_of, cross_fit_gains, halves, interaction_variance, outcomes, placebo_check,
-                                  placebo_items)
+                                  placebo_items, used_design)
 from llm.game.catalogue import NONE_ID, load_catalogue
 from llm.rows import FeedbackRow
 from llm.stats import mde_paired
@@ -92,9 +92,23 @@ def test_each_diagnostic_tells_grouped_from_unlearnable(diagnosed):
     ge, ue = g["expectation"], u["expectation"]
     assert ge["effect"] == g["cross_fit"]["chosen"]["value"] and not ge["silent"]
     assert ge["discordance"] == pytest.approx(ge["speaking_rate"] * ge["flip_rate"]) and ge["flip_rate_source"] == "feedback"
-    assert mde_paired(ge["pairs"]["mean"], ge["discordance"]) <= ge["effect"]["mean"] + 1e-12
+    v = ge["effect"]["mean"]
+    assert mde_paired(ge["pairs"]["mean"], max(ge["discordance"], v)) <= v + 1e-12  # a difference v needs psi >= v
     assert ge["pairs"]["hi"] <= ge["pairs"]["mean"] <= ge["pairs"]["lo"]
     assert ue["silent"] and ue["pairs"] == {"mean": None, "lo": None, "hi": None}
+
+
+def test_the_design_used_is_the_threshold_the_advisor_applies():
+    row = {"features": "words", "lam": 10.0, "tau": 0.1, "value": {"mean": 0.02, "lo": 0.0, "hi": 0.04, "n": 50},
+           "speaking_rate": 0.3}
+    chosen = {**row, "tau": 0.05, "value": {"mean": 0.04, "lo": 0.01, "hi": 0.07, "n": 50}, "speaking_rate": 0.6}
+    design = {"chosen": chosen, "candidates": [row, {**row, "features": "none"}], "tau_used": 0.05}
+    assert used_design(design) == chosen  # the cross-fitted threshold
+    assert used_design({**design, "tau_used": 0.1}) == {**chosen, "tau": 0.1, "value": row["value"],
+                                                        "speaking_rate": 0.3}  # --tau on the grid
+    silent = used_design({**design, "tau_used": float("inf")})
+    assert silent["speaking_rate"] == 0.0 and silent["value"]["mean"] == 0.0
+    assert used_design({**design, "tau_used": 0.07}) is None  # --tau off the grid: not scored
 
 
 def test_the_page_and_figure_are_written(diagnosed, tmp_path):

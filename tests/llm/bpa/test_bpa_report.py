@@ -35,13 +35,13 @@ def test_the_summary_sets_the_training_prediction_beside_the_outcome():
                                                                     signal_item="x", acted_item="x")
                                                                for i in range(40)]
     s = summarize(rows, ("baseline", "signal"))
-    design = {"chosen": {"features": "words", "tau": 0.05, "speaking_rate": 0.8,
-                         "value": {"mean": 0.04, "lo": 0.01, "hi": 0.07}}}
-    md = summary_markdown(s, design=design)
+    used = {"features": "words", "tau": 0.05, "speaking_rate": 0.8, "value": {"mean": 0.04, "lo": 0.01, "hi": 0.07}}
+    md = summary_markdown(s, design={"used": used})
     assert "| r | +0.040 [+0.010, +0.070] | +0.500 [" in md and "below the observed interval | 80% | 100% |" in md
-    inside = {"chosen": {**design["chosen"], "value": {"mean": 0.45, "lo": 0.3, "hi": 0.6}}}
+    inside = {"used": {**used, "value": {"mean": 0.45, "lo": 0.3, "hi": 0.6}}}
     assert "inside the observed interval" in summary_markdown(s, design=inside)
     assert "Predicted on the training problems" not in summary_markdown(s)  # no trained design, no prediction
+    assert "Predicted on the training problems" not in summary_markdown(s, design={"used": None})  # tau off the grid
 
 
 def test_conditions_are_compared_on_shared_problems_and_flags_are_counted():
