@@ -40,8 +40,8 @@ def main() -> None:
     print("| rows m | k -> n | bf16 GFLOP/s | fp32 GFLOP/s |\n|---|---|---|---|")
     for m in (16, 64, 256):
         for k, n in SHAPES:
-            print(f"| {m} | {k} -> {n} | {gflops(m, k, n, torch.bfloat16):.0f} | {gflops(m, k, n, torch.float32):.0f} |",
-                  flush=True)
+            bf16, fp32 = gflops(m, k, n, torch.bfloat16), gflops(m, k, n, torch.float32)
+            print(f"| {m} | {k} -> {n} | {bf16:.0f} | {fp32:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

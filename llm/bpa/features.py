@@ -7,7 +7,8 @@ extractor: the Advisor trained on one Receiver's feedback carries the same featu
 * ``prior``: the training Receiver's measured prior ``mu_x^0`` over the items (:func:`llm.game.beliefs.receiver_beliefs`;
   needs token log-probabilities);
 * ``hidden``: the training Receiver's mean-pooled last hidden state of the question (needs its weights: a local
-  Receiver whose answers run on vLLM gets them from the transformers backend, :meth:`llm.bpa.context.Context.white_box_model`).
+  Receiver whose answers run on vLLM gets them from the transformers backend,
+  :meth:`llm.bpa.context.Context.white_box_model`).
 """
 
 from __future__ import annotations
