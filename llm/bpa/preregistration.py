@@ -57,8 +57,8 @@ def write_preregistration(path: str | Path, *, config: Mapping[str, Any], design
     psi = design_discordance(q, flip_rate)
     mde = mde_paired(n_test, psi) if psi > 0 else None
     value = scored["value"]
-    off_grid = ("" if used is not None else f"\n  The threshold used, tau = {design.get('tau_used'):g} (set by hand), was not "
-                "cross-fitted: these are the numbers at the cross-fitted threshold.")
+    off_grid = ("" if used is not None else f"\n  The threshold used, tau = {design.get('tau_used'):g} (set by hand), "
+                "was not cross-fitted: these are the numbers at the cross-fitted threshold.")
     curve = "\n".join(f"| {r['train_size']} | {r['value']['mean']:+.3f} [{r['value']['lo']:+.3f}, "
                       f"{r['value']['hi']:+.3f}] | {r['speaking_rate']:.0%} |" for r in design.get("learning_curve", []))
     tau = design.get("tau_used", chosen["tau"])

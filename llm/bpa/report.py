@@ -295,10 +295,10 @@ def prediction_markdown(summary: Mapping[str, Any], design: Mapping[str, Any] | 
     :func:`llm.bpa.learnability.used_design`) against each Receiver's observed paired difference and speaking rate.
     Empty without such a design (none trained, or ``--tau`` off the cross-fit's grid) or a ``signal`` compared
     with ``baseline``."""
-    chosen = (design or {}).get("used")
-    if not chosen:
+    used = (design or {}).get("used")
+    if not used:
         return ""
-    v = chosen["value"]
+    v = used["value"]
     lines: list[str] = []
     for rec, conds in summary.items():
         r = conds.get("signal")
@@ -307,12 +307,12 @@ def prediction_markdown(summary: Mapping[str, Any], design: Mapping[str, Any] | 
         lo, hi = r["diff_ci95"]
         verdict = ("inside" if lo <= v["mean"] <= hi else "below" if v["mean"] < lo else "above")
         lines.append(" | ".join([f"| {Path(rec).name or rec}", f"{v['mean']:+.3f} [{v['lo']:+.3f}, {v['hi']:+.3f}]",
-                                 _diff(r), f"{verdict} the observed interval", f"{chosen['speaking_rate']:.0%}",
+                                 _diff(r), f"{verdict} the observed interval", f"{used['speaking_rate']:.0%}",
                                  _fmt(r.get("speaking_rate"), ".0%") + " |"]))
     if not lines:
         return ""
-    return "\n".join(["", "Predicted on the training problems (the chosen design's cross-fitted value: features "
-                      f"`{chosen['features']}`, tau {chosen['tau']:g}) against what came out:", "",
+    return "\n".join(["", "Predicted on the training problems (the cross-fitted value of the design used: features "
+                      f"`{used['features']}`, tau {used['tau']:g}) against what came out:", "",
                       "| receiver | predicted `signal - baseline` | observed [95%] | prediction | predicted speaking "
                       "rate | observed |", "|---|---|---|---|---|---|", *lines]) + "\n"
 
