@@ -86,19 +86,22 @@ def receiver_engine(config: BPAConfig) -> str:
     return engine
 
 
+def run_receivers(config: BPAConfig) -> set[str]:
+    """Every Receiver spec of the run: the test Receivers and the training one."""
+    return set(config.receivers) | {config.training_receiver}
+
+
 def local_receiver_engine(config: BPAConfig) -> str | None:
     """:func:`receiver_engine` when the run has a local Receiver, else ``None`` (an HTTP endpoint or the simulated
     Receiver is its own engine): what a results page states as the engine of its answers."""
-    receivers = set(config.receivers) | {config.training_receiver}
-    return receiver_engine(config) if any(backend_of(r) == LOCAL for r in receivers) else None
+    return receiver_engine(config) if any(backend_of(r) == LOCAL for r in run_receivers(config)) else None
 
 
 def on_vllm(spec: str, config: BPAConfig) -> bool:
     """Whether the run loads ``spec`` on vLLM: a Receiver of the run (not also its Advisor) that is a local model
     (short name, folder, hub id; not an HTTP endpoint, the simulated Receiver or an explicit ``vllm:`` spec), when
     :func:`receiver_engine` chooses ``"vllm"``."""
-    receivers = set(config.receivers) | {config.training_receiver}
-    return (spec in receivers and spec != config.advisor and backend_of(spec) == LOCAL
+    return (spec in run_receivers(config) and spec != config.advisor and backend_of(spec) == LOCAL
             and receiver_engine(config) == "vllm")
 
 

@@ -21,7 +21,7 @@ from llm.bpa.context import Context, config_loader, local_receiver_engine
 from llm.bpa.feedback import collect_feedback
 from llm.bpa.learnability import (choose_design, design_grid, outcomes, placebo_check, placebo_items,
                                   split_sample, used_design)
-from llm.bpa.report import DEFAULT_FLIP_RATE, hint_flip_rate
+from llm.bpa.report import design_flip_rate, hint_flip_rate
 from llm.game.catalogue import NONE_ID, Catalogue, load_catalogue
 from llm.lm import LanguageModel
 from llm.runinfo import run_facts, run_facts_markdown
@@ -92,7 +92,7 @@ def expectation(design: dict[str, Any], flip_rate: float | None, alpha: float = 
     The predicted paired difference ``signal - baseline`` is that design's held-out value ``v`` (mean and interval).
     The design discordance is ``psi = q d`` (:func:`llm.stats.design_discordance`): ``q`` its held-out speaking
     rate, ``d`` the chance an item's hint flips an answer on this feedback (:func:`llm.bpa.report.hint_flip_rate`;
-    :data:`llm.bpa.report.DEFAULT_FLIP_RATE` without one). ``d`` averages over every item and problem, while the
+    :func:`llm.bpa.report.design_flip_rate` without one). ``d`` averages over every item and problem, while the
     Advisor speaks where its item helps, so a paired difference ``v`` needs a discordance of at least ``v``: each
     ``n`` uses ``max(psi, v)``. ``pairs`` is the number of test problems a two-sided level-``alpha`` McNemar test
     needs to detect ``v`` with probability ``power`` (:func:`llm.stats.n_paired`), at the mean and the interval's
@@ -102,14 +102,14 @@ def expectation(design: dict[str, Any], flip_rate: float | None, alpha: float = 
     if used is None:
         return None
     value, q = used["value"], used["speaking_rate"]
-    d = DEFAULT_FLIP_RATE if flip_rate is None else float(flip_rate)
+    d, source = design_flip_rate(flip_rate)
     psi = design_discordance(q, d)
 
     def pairs(v: float) -> int | None:
         return int(n_paired(v, max(psi, v), alpha, power)) if v > 0 else None
 
     return {"effect": value, "tau": used["tau"], "speaking_rate": q, "flip_rate": d,
-            "flip_rate_source": "default" if flip_rate is None else "feedback", "discordance": psi,
+            "flip_rate_source": source, "discordance": psi,
             "alpha": alpha, "power": power,
             "pairs": {"mean": pairs(value["mean"]), "lo": pairs(value["lo"]), "hi": pairs(value["hi"])},
             "silent": q == 0.0}

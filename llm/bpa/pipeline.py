@@ -76,7 +76,7 @@ def _preregister(ctx: Context, path: Path, rows: Any, game: Any, design: dict[st
                  n_test: int) -> dict[str, Any] | None:
     """Writes the pre-registration and returns the run's result (it stops there), or checks it and returns None."""
     from llm.bpa.preregistration import advisor_hash, check_preregistration, write_preregistration
-    from llm.bpa.report import DEFAULT_FLIP_RATE
+    from llm.bpa.report import design_flip_rate
 
     digest = advisor_hash(ctx.train_dir)
     if path.exists():
@@ -85,7 +85,7 @@ def _preregister(ctx: Context, path: Path, rows: Any, game: Any, design: dict[st
         return None
     d = hint_flip_rate(rows)
     write_preregistration(path, config=ctx.config.to_dict(), design=design, game=game.details, digest=digest,
-                          n_test=n_test, flip_rate=DEFAULT_FLIP_RATE if d is None else d)
+                          n_test=n_test, flip_rate=design_flip_rate(d)[0])
     ctx.log(f"wrote the pre-registration {path}; commit it, then run again to evaluate")
     return {"preregistered": str(path), "advisor_hash": digest}
 

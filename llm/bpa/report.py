@@ -66,8 +66,7 @@ def summarize(rows: Sequence[EvalRow | Mapping[str, Any]], conditions: Sequence[
         ValueError: ``flip_rate`` outside [0, 1].
     """
     rows = _rows(rows)
-    source = "default" if flip_rate is None else "feedback"
-    flip = DEFAULT_FLIP_RATE if flip_rate is None else float(flip_rate)
+    flip, source = design_flip_rate(flip_rate)
     design_discordance(1.0, flip)  # one-line error for a bad flip rate, before any work
     out: dict[str, Any] = {}
     for rec in sorted({r.receiver for r in rows}):
@@ -169,6 +168,11 @@ def hint_flip_rate(feedback: Sequence[FeedbackRow]) -> float | None:
     flips = [flip_probability(r.rate, silent[(r.receiver, r.problem_id)]) for r in feedback
              if r.item != NONE_ID and r.samples and (r.receiver, r.problem_id) in silent]
     return float(np.mean(flips)) if flips else None
+
+
+def design_flip_rate(flip_rate: float | None) -> tuple[float, str]:
+    """``d`` and where it came from: the training feedback's flip rate, else :data:`DEFAULT_FLIP_RATE`."""
+    return (DEFAULT_FLIP_RATE, "default") if flip_rate is None else (float(flip_rate), "feedback")
 
 
 def _has_design(condition: str) -> bool:
