@@ -15,7 +15,9 @@ it counts to the continuation), read from vLLM's prompt log-probabilities.
 
 **Shared prefill.** Consecutive copies of one prompt (the ``k`` answers of a feedback cell) become one request with
 ``n = k``: vLLM prefills the prompt once and samples ``k`` continuations; with prefix caching a few-shot prefix
-shared by different prompts is also computed once.
+shared by different prompts is also computed once, in whole KV blocks (:data:`CPU_BLOCK_SIZE` tokens on the CPU).
+Scoring reads the prefix cache too (vLLM skips it for prompt log-probabilities unless told), so the ``m`` belief
+items of one question prefill its prompt once (:meth:`VLLMModel.logprob`).
 
 **Seeds (common random numbers).** Row ``i`` samples with seed :func:`llm.lm.row_seed` ``(seed, i)``, as in
 :mod:`llm.backends.hf`; vLLM gives the ``c``-th answer of an ``n``-request seeded ``s`` the seed ``s + c``, which is
@@ -53,6 +55,10 @@ from llm.lm import (Capabilities, Generation, LMError, Message, Prompt, check_co
 
 #: Context used when the model's own is longer (every position costs KV-cache memory that vLLM reserves up front).
 DEFAULT_MAX_MODEL_LEN = 4096
+#: KV-cache block on the CPU (vLLM's CPU default is 128). The prefix cache shares whole blocks only, so a belief
+#: prompt of ~130 tokens shared by the m items of a question was recomputed for every item at 128 and is read from
+#: the cache at 32: belief scoring 2.9-3.2x faster, generation unchanged (``docs/performance.md``).
+CPU_BLOCK_SIZE = 32
 #: Most KV-cache memory the CPU engine takes (4 GiB: ~350,000 positions of Qwen2.5-0.5B in bfloat16).
 CPU_KV_CACHE_BYTES = 4 * 2**30
 
@@ -83,6 +89,16 @@ def copy_runs(rows: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
         else:
             runs.append((i, 1))
     return runs
+
+
+def readable_rows(starts: Sequence[int], cached: Sequence[int]) -> list[bool]:
+    """Whether each row's prompt log-probabilities cover its continuation: a request with ``c`` tokens read from
+    the prefix cache has them for tokens ``c + 1, ...`` (vLLM computes logits only at the positions it prefills,
+    and token ``t``'s comes from position ``t - 1``), so a continuation starting at token ``k`` is covered iff
+    ``k > c``."""
+    if len(starts) != len(cached):
+        raise ValueError(f"got {len(starts)} continuation starts for {len(cached)} cached counts")
+    return [k > c for k, c in zip(starts, cached)]
 
 
 class VLLMModel:
@@ -206,10 +222,14 @@ class VLLMModel:
         return scoring_tokens(head, full, self.bos_id)
 
     def logprob(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> np.ndarray:
-        """``log p(continuation_i | prompt_i)`` summed over continuation tokens, float64 ``(N,)``, from one
-        prompt-log-probability pass per row (``SamplingParams(max_tokens=1, prompt_logprobs=0)``)."""
-        from vllm import SamplingParams, TokensPrompt
+        """``log p(continuation_i | prompt_i)`` summed over continuation tokens, float64 ``(N,)``, from vLLM's prompt
+        log-probabilities (``SamplingParams(max_tokens=1, prompt_logprobs=0)``).
 
+        vLLM by default recomputes the whole prompt of such a request; here the requests read the prefix cache, so
+        rows that share a prompt (the ``m`` belief items of one question) prefill it once. A request with ``c``
+        cached tokens gets log-probabilities for tokens ``c + 1, ...`` only (the logits at positions before ``c``
+        are never computed), so a row whose continuation starts at ``k <= c`` is scored again with the cache
+        skipped (:func:`readable_rows`)."""
         chats = check_prompts(prompts)
         conts = check_continuations(chats, continuations)
         rows = [self.score_tokens(p, c) for p, c in zip(chats, conts)]
@@ -217,15 +237,29 @@ class VLLMModel:
             self._check_length(i, len(full) + 1)
         result = np.zeros(len(rows), dtype=np.float64)
         todo = [i for i, (full, k) in enumerate(rows) if k < len(full)]
-        if not todo:
-            return result
-        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
-        outputs = self._run([TokensPrompt(prompt_token_ids=rows[i][0]) for i in todo], [params] * len(todo))
-        for i, out in zip(todo, outputs):
-            full, k = rows[i]
-            scores = out.prompt_logprobs  # None at position 0, then {token: Logprob} holding the prompt's token
-            result[i] = sum(float(scores[t][full[t]].logprob) for t in range(k, len(full)))
+        for read_cache in (True, False):
+            if not todo:
+                break
+            outputs = self._prompt_logprobs([rows[i][0] for i in todo], read_cache)
+            cached = [out.num_cached_tokens or 0 for out in outputs]
+            readable = readable_rows([rows[i][1] for i in todo], cached)
+            for i, out, ok in zip(todo, outputs, readable):
+                if ok:
+                    full, k = rows[i]
+                    scores = out.prompt_logprobs  # None at position 0, then {token: Logprob} holding the prompt's
+                    result[i] = sum(float(scores[t][full[t]].logprob) for t in range(k, len(full)))
+            todo = [i for i, ok in zip(todo, readable) if not ok]
+        if todo:  # unreachable with the cache skipped (c = 0 < k); kept as a guard against a changed vLLM
+            raise LMError(f"vllm engine returned no prompt log-probabilities for rows {todo[:5]} of {self.name}")
         return result
+
+    def _prompt_logprobs(self, token_ids: list[list[int]], read_cache: bool) -> list[Any]:
+        """One prompt-log-probability request per row, reading the prefix cache iff ``read_cache``."""
+        from vllm import SamplingParams, TokensPrompt
+
+        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False,
+                                skip_reading_prefix_cache=not read_cache)
+        return self._run([TokensPrompt(prompt_token_ids=ids) for ids in token_ids], [params] * len(token_ids))
 
     def close(self) -> None:
         """Stops the engine's processes (the model is unusable afterwards)."""
@@ -259,7 +293,8 @@ def _eos_ids(folder: Path, tokenizer: Any) -> set[int]:
 
 def _start_engine(folder: Path, *, dtype: str | None, batch_size: int | str | None, max_model_len: int, seed: int,
                   prefix_caching: bool, trust_remote_code: bool, **engine_args: Any) -> Any:
-    """``vllm.LLM`` for ``folder`` with this backend's settings (threads, no split prefill on the CPU)."""
+    """``vllm.LLM`` for ``folder`` with this backend's settings (threads, no split prefill and
+    :data:`CPU_BLOCK_SIZE` on the CPU); ``engine_args`` override them."""
     on_cpu = not _cuda_visible()
     if on_cpu:
         bind_cpu_threads()
@@ -276,7 +311,8 @@ def _start_engine(folder: Path, *, dtype: str | None, batch_size: int | str | No
     if isinstance(batch_size, int) and not isinstance(batch_size, bool):
         kwargs["max_num_seqs"] = batch_size
     if on_cpu:  # a seeded request must never be prefilled in pieces there (module docstring, "Seeds")
-        kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=max(max_model_len, 8192))
+        kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=max(max_model_len, 8192),
+                      block_size=CPU_BLOCK_SIZE)
         if "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
             kwargs["kv_cache_memory_bytes"] = cpu_kv_cache_bytes()
     kwargs.update(engine_args)

@@ -32,6 +32,77 @@ def test_copy_runs_groups_consecutive_equal_rows() -> None:
     assert backend.copy_runs([]) == []
 
 
+def test_readable_rows_need_the_continuation_after_the_cached_tokens() -> None:
+    assert backend.readable_rows([5, 5, 5, 1], [0, 4, 5, 0]) == [True, True, False, True]
+    with pytest.raises(ValueError, match="2 continuation starts for 1 cached counts"):
+        backend.readable_rows([1, 2], [0])
+
+
+class _Logprob:
+    def __init__(self, value: float) -> None:
+        self.logprob = value
+
+
+class _Output:
+    def __init__(self, prompt_logprobs: list, num_cached_tokens: int) -> None:  # noqa: ANN401
+        self.prompt_logprobs, self.num_cached_tokens = prompt_logprobs, num_cached_tokens
+
+
+def _token_logprob(t: int, token: int) -> float:
+    return -0.1 * (1 + (7 * t + token) % 5)
+
+
+def test_logprob_rescores_rows_whose_continuation_the_prefix_cache_hid() -> None:
+    """vLLM fills prompt log-probabilities only after the cached tokens (the rest of its buffer is garbage): rows
+    whose continuation starts inside the cached span are scored again with the cache skipped, and every sum is the
+    one computed without a cache."""
+    model = object.__new__(backend.VLLMModel)
+    model.name, model.max_positions = "fake", 100
+    prefix = list(range(100, 124))  # 24 shared prompt tokens: 3 blocks of 8
+    rows = {"a": (prefix + [1, 2], 24), "b": (prefix + [1, 3], 24), "c": (prefix + [1, 2], 24), "d": ([9, 8], 1)}
+    model.score_tokens = lambda prompt, continuation: rows[continuation]
+    calls: list[bool] = []
+
+    def prompt_logprobs(token_ids: list[list[int]], read_cache: bool) -> list[_Output]:
+        calls.append(read_cache)
+        blocks: set[tuple[int, ...]] = set()
+        out = []
+        for ids in token_ids:
+            full = [tuple(ids[:b]) for b in range(8, len(ids), 8)]  # full blocks, the last token always computed
+            c = max([len(b) for b in full if b in blocks], default=0) if read_cache else 0
+            blocks.update(full)
+            scores = [None] + [{ids[t] if t > c else -1: _Logprob(_token_logprob(t, ids[t]) if t > c else 0.0)}
+                               for t in range(1, len(ids))]
+            out.append(_Output(scores, c))
+        return out
+
+    model._prompt_logprobs = prompt_logprobs
+    got = model.logprob(["p"] * 4, ["a", "b", "c", "d"])
+    want = [sum(_token_logprob(t, ids[t]) for t in range(k, len(ids))) for ids, k in rows.values()]
+    np.testing.assert_allclose(got, want)
+    assert calls == [True, False]  # "b" and "c" hit 24 cached tokens (k = 24 <= 24): scored again without
+
+
+def test_the_cpu_engine_gets_small_kv_blocks_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    """Whole KV blocks are what the prefix cache shares: 32 tokens on the CPU (vLLM's 128 shared no block of a
+    ~130-token belief prompt); an explicit engine argument wins."""
+    import sys
+    import types
+
+    got: list[dict] = []
+    fake = types.ModuleType("vllm")
+    fake.LLM = lambda **kwargs: got.append(kwargs) or "engine"
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    monkeypatch.setattr(backend, "_cuda_visible", lambda: False)
+    monkeypatch.setattr(backend, "bind_cpu_threads", lambda: None)
+    options = dict(dtype=None, batch_size=None, max_model_len=256, seed=0, prefix_caching=True, trust_remote_code=False)
+    assert backend._start_engine(tmp_path, **options) == "engine"
+    assert got[-1]["block_size"] == backend.CPU_BLOCK_SIZE == 32 and got[-1]["enable_chunked_prefill"] is False
+    backend._start_engine(tmp_path, **options, block_size=128)
+    assert got[-1]["block_size"] == 128
+
+
 def test_the_engine_is_chosen_once_for_local_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
     from llm.bpa import context
     from llm.bpa.config import BPAConfig
@@ -143,6 +214,18 @@ def test_greedy_and_scores_match_transformers(engine_model, hf_twin) -> None:  #
     conts = [" world", " the mat", " 5 6", ""]
     np.testing.assert_allclose(engine_model.logprob(PROMPTS, conts), hf_twin.logprob(PROMPTS, conts), atol=1e-3)
     assert engine_model.logprob(PROMPTS, conts)[3] == 0.0
+
+
+@engine
+@pytest.mark.slow
+def test_scores_with_a_shared_cached_prefix_match_transformers(engine_model, hf_twin) -> None:  # noqa: ANN001
+    """Belief rows share a long prompt: read from the prefix cache, continuations that start inside a cached block
+    (identical rows, a shared first token) are rescored, and every score is the transformers one."""
+    prompt = " ".join(["the quick brown fox jumps over the lazy dog"] * 6) + " Answer:"
+    conts = [" yes.", " no.", " yes.", " yes, surely.", " maybe so."]
+    got = engine_model.logprob([prompt] * len(conts), conts)
+    np.testing.assert_allclose(got, hf_twin.logprob([prompt] * len(conts), conts), atol=1e-3)
+    assert got[0] == got[2]
 
 
 @engine
