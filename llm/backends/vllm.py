@@ -33,6 +33,12 @@ split. CUDA generators have offsets; chunked prefill stays on there.
 (``VLLM_CPU_OMP_THREADS_BIND``) with none reserved (``VLLM_CPU_NUM_OF_RESERVED_CPU=0``); vLLM's default keeps one
 core per rank for its scheduler, which on a 2-core machine halves the speed. Set either variable to override.
 
+**Pausing.** vLLM kills its engine when one model step takes longer than ``VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS``
+(300 s by default), and a step of a process group paused with ``SIGSTOP`` (to benchmark on a shared machine) counts
+the pause: a GSM8K run paused for 8 minutes died on ``SIGCONT`` (``RPC call to execute_model timed out``). On the
+CPU the backend sets it to :data:`CPU_STEP_TIMEOUT_S` unless it is set, so that a shorter pause does not trip it
+(vLLM's own variable; the pause itself has not been rerun with it); a hung engine then fails after that long.
+
 vLLM starts engine processes: create the model inside ``if __name__ == "__main__":`` in scripts, and call
 :meth:`VLLMModel.close` (or let the interpreter exit) to stop them. A process killed by a signal can leave them
 running (``VLLM::EngineCore``, ``VLLM::Worker``, seen holding 7 GB for a minute and more): stop its process group.
@@ -59,6 +65,8 @@ DEFAULT_MAX_MODEL_LEN = 4096
 #: prompt of ~130 tokens shared by the m items of a question was recomputed for every item at 128 and is read from
 #: the cache at 32: belief scoring 2.9-3.2x faster, generation unchanged (``docs/performance.md``).
 CPU_BLOCK_SIZE = 32
+#: vLLM's step timeout on the CPU (``VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS``, module docstring "Pausing"), seconds.
+CPU_STEP_TIMEOUT_S = 4 * 3600
 #: Most KV-cache memory the CPU engine takes (4 GiB: ~350,000 positions of Qwen2.5-0.5B in bfloat16).
 CPU_KV_CACHE_BYTES = 4 * 2**30
 
@@ -293,11 +301,12 @@ def _eos_ids(folder: Path, tokenizer: Any) -> set[int]:
 
 def _start_engine(folder: Path, *, dtype: str | None, batch_size: int | str | None, max_model_len: int, seed: int,
                   prefix_caching: bool, trust_remote_code: bool, **engine_args: Any) -> Any:
-    """``vllm.LLM`` for ``folder`` with this backend's settings (threads, no split prefill and
+    """``vllm.LLM`` for ``folder`` with this backend's settings (threads, step timeout, no split prefill and
     :data:`CPU_BLOCK_SIZE` on the CPU); ``engine_args`` override them."""
     on_cpu = not _cuda_visible()
     if on_cpu:
         bind_cpu_threads()
+        os.environ.setdefault("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", str(CPU_STEP_TIMEOUT_S))
     try:
         from vllm import LLM
     except Exception as exc:  # noqa: BLE001 - e.g. a torchvision built for another torch

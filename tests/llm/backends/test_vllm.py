@@ -11,6 +11,7 @@ quiet machine; 222 s while the rest of the suite ran on the same 2 cores).
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,10 +84,10 @@ def test_logprob_rescores_rows_whose_continuation_the_prefix_cache_hid() -> None
     assert calls == [True, False]  # "b" and "c" hit 24 cached tokens (k = 24 <= 24): scored again without
 
 
-def test_the_cpu_engine_gets_small_kv_blocks_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch,
-                                                                    tmp_path: Path) -> None:
+def test_the_cpu_engine_gets_small_kv_blocks_and_a_long_step_timeout_unless_told_otherwise(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Whole KV blocks are what the prefix cache shares: 32 tokens on the CPU (vLLM's 128 shared no block of a
-    ~130-token belief prompt); an explicit engine argument wins."""
+    ~130-token belief prompt); the step timeout outlasts a paused run; an explicit setting wins."""
     import sys
     import types
 
@@ -96,11 +97,15 @@ def test_the_cpu_engine_gets_small_kv_blocks_unless_told_otherwise(monkeypatch: 
     monkeypatch.setitem(sys.modules, "vllm", fake)
     monkeypatch.setattr(backend, "_cuda_visible", lambda: False)
     monkeypatch.setattr(backend, "bind_cpu_threads", lambda: None)
+    monkeypatch.setenv("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "0")  # so that the test leaves the variable as it was
+    monkeypatch.delenv("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS")
     options = dict(dtype=None, batch_size=None, max_model_len=256, seed=0, prefix_caching=True, trust_remote_code=False)
     assert backend._start_engine(tmp_path, **options) == "engine"
     assert got[-1]["block_size"] == backend.CPU_BLOCK_SIZE == 32 and got[-1]["enable_chunked_prefill"] is False
+    assert os.environ["VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS"] == str(backend.CPU_STEP_TIMEOUT_S)  # a pause survives
+    monkeypatch.setenv("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "60")
     backend._start_engine(tmp_path, **options, block_size=128)
-    assert got[-1]["block_size"] == 128
+    assert got[-1]["block_size"] == 128 and os.environ["VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS"] == "60"
 
 
 def test_the_engine_is_chosen_once_for_local_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
