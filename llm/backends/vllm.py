@@ -16,8 +16,8 @@ it counts to the continuation), read from vLLM's prompt log-probabilities.
 **Shared prefill.** Consecutive copies of one prompt (the ``k`` answers of a feedback cell) become one request with
 ``n = k``: vLLM prefills the prompt once and samples ``k`` continuations; with prefix caching a few-shot prefix
 shared by different prompts is also computed once, in whole KV blocks (:data:`CPU_BLOCK_SIZE` tokens on the CPU).
-Scoring reads the prefix cache too (vLLM skips it for prompt log-probabilities unless told), so the ``m`` belief
-items of one question prefill its prompt once (:meth:`VLLMModel.logprob`).
+On the CPU scoring reads the prefix cache too (vLLM skips it for prompt log-probabilities unless told), so the
+``m`` belief items of one question prefill its prompt once (:meth:`VLLMModel.logprob`).
 
 **Seeds (common random numbers).** Row ``i`` samples with seed :func:`llm.lm.row_seed` ``(seed, i)``, as in
 :mod:`llm.backends.hf`; vLLM gives the ``c``-th answer of an ``n``-request seeded ``s`` the seed ``s + c``, which is
@@ -99,14 +99,32 @@ def copy_runs(rows: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
     return runs
 
 
-def readable_rows(starts: Sequence[int], cached: Sequence[int]) -> list[bool]:
-    """Whether each row's prompt log-probabilities cover its continuation: a request with ``c`` tokens read from
-    the prefix cache has them for tokens ``c + 1, ...`` (vLLM computes logits only at the positions it prefills,
-    and token ``t``'s comes from position ``t - 1``), so a continuation starting at token ``k`` is covered iff
-    ``k > c``."""
-    if len(starts) != len(cached):
-        raise ValueError(f"got {len(starts)} continuation starts for {len(cached)} cached counts")
-    return [k > c for k, c in zip(starts, cached)]
+def continuation_logprob(scores: Sequence[Any], full: Sequence[int], k: int, cached: int) -> float | None:
+    """``sum_{t >= k} log p(x_t | x_<t)`` from one request's ``prompt_logprobs`` (``None``, then one
+    ``{token id: Logprob}`` per prompt token), or ``None`` where the request did not compute it.
+
+    A request that read ``c`` tokens from the prefix cache has log-probabilities for tokens ``c + 1, ...`` only
+    (token ``t``'s comes from the logits at position ``t - 1``, and only prefilled positions get logits), so a
+    continuation starting at ``k <= c`` is not covered. vLLM's two model runners lay them out differently: the V1
+    runner (the CPU build) returns one entry per prompt token with the first ``c`` left unset, the V2 runner only the
+    computed ones; the list's length tells which.
+
+    Raises:
+        LMError: a layout that is neither, or an entry without the prompt's token.
+    """
+    offset = len(full) - len(scores)
+    if offset not in (0, cached):
+        raise LMError(f"vllm returned {len(scores)} prompt log-probabilities for {len(full)} prompt tokens with "
+                      f"{cached} cached")
+    if k <= cached:
+        return None
+    total = 0.0
+    for t in range(k, len(full)):
+        entry = scores[t - offset]
+        if not entry or full[t] not in entry:
+            raise LMError(f"vllm's prompt log-probabilities at token {t} do not hold the prompt's token {full[t]}")
+        total += float(entry[full[t]].logprob)
+    return total
 
 
 class VLLMModel:
@@ -157,6 +175,10 @@ class VLLMModel:
         self.llm = _start_engine(folder, dtype=dtype, batch_size=batch_size, max_model_len=self.max_positions,
                                  seed=seed, prefix_caching=prefix_caching, trust_remote_code=trust_remote_code,
                                  **engine_args)
+        scheduler = getattr(getattr(self.llm.llm_engine, "vllm_config", None), "scheduler_config", None)
+        #: Whether scoring reads the prefix cache: only where no prefill is split (chunked prefill off, the CPU); a
+        #: split prefill that is preempted and resumed can hit more of the cache than the count vLLM reports.
+        self.score_from_cache = getattr(scheduler, "enable_chunked_prefill", True) is False
 
     # ---- prompts -> token ids (as llm.backends.hf) -----------------------------------------------------------
 
@@ -233,11 +255,11 @@ class VLLMModel:
         """``log p(continuation_i | prompt_i)`` summed over continuation tokens, float64 ``(N,)``, from vLLM's prompt
         log-probabilities (``SamplingParams(max_tokens=1, prompt_logprobs=0)``).
 
-        vLLM by default recomputes the whole prompt of such a request; here the requests read the prefix cache, so
-        rows that share a prompt (the ``m`` belief items of one question) prefill it once. A request with ``c``
-        cached tokens gets log-probabilities for tokens ``c + 1, ...`` only (the logits at positions before ``c``
-        are never computed), so a row whose continuation starts at ``k <= c`` is scored again with the cache
-        skipped (:func:`readable_rows`)."""
+        vLLM by default recomputes the whole prompt of such a request; where no prefill is split
+        (:attr:`score_from_cache`: chunked prefill off, the CPU) the requests read the prefix cache, so rows that
+        share a prompt (the ``m`` belief items of one question) prefill it once. A request with ``c`` cached tokens
+        gets log-probabilities for tokens ``c + 1, ...`` only, so a row whose continuation starts at ``k <= c`` is
+        scored again with the cache skipped (:func:`continuation_logprob`)."""
         chats = check_prompts(prompts)
         conts = check_continuations(chats, continuations)
         rows = [self.score_tokens(p, c) for p, c in zip(chats, conts)]
@@ -245,18 +267,18 @@ class VLLMModel:
             self._check_length(i, len(full) + 1)
         result = np.zeros(len(rows), dtype=np.float64)
         todo = [i for i, (full, k) in enumerate(rows) if k < len(full)]
-        for read_cache in (True, False):
+        for read_cache in (True, False) if self.score_from_cache else (False,):
             if not todo:
                 break
             outputs = self._prompt_logprobs([rows[i][0] for i in todo], read_cache)
-            cached = [out.num_cached_tokens or 0 for out in outputs]
-            readable = readable_rows([rows[i][1] for i in todo], cached)
-            for i, out, ok in zip(todo, outputs, readable):
-                if ok:
-                    full, k = rows[i]
-                    scores = out.prompt_logprobs  # None at position 0, then {token: Logprob} holding the prompt's
-                    result[i] = sum(float(scores[t][full[t]].logprob) for t in range(k, len(full)))
-            todo = [i for i, ok in zip(todo, readable) if not ok]
+            left = []
+            for i, out in zip(todo, outputs):
+                value = continuation_logprob(out.prompt_logprobs, *rows[i], out.num_cached_tokens or 0)
+                if value is None:
+                    left.append(i)
+                else:
+                    result[i] = value
+            todo = left
         if todo:  # unreachable with the cache skipped (c = 0 < k); kept as a guard against a changed vLLM
             raise LMError(f"vllm engine returned no prompt log-probabilities for rows {todo[:5]} of {self.name}")
         return result

@@ -33,19 +33,13 @@ def test_copy_runs_groups_consecutive_equal_rows() -> None:
     assert backend.copy_runs([]) == []
 
 
-def test_readable_rows_need_the_continuation_after_the_cached_tokens() -> None:
-    assert backend.readable_rows([5, 5, 5, 1], [0, 4, 5, 0]) == [True, True, False, True]
-    with pytest.raises(ValueError, match="2 continuation starts for 1 cached counts"):
-        backend.readable_rows([1, 2], [0])
-
-
 class _Logprob:
     def __init__(self, value: float) -> None:
         self.logprob = value
 
 
 class _Output:
-    def __init__(self, prompt_logprobs: list, num_cached_tokens: int) -> None:  # noqa: ANN401
+    def __init__(self, prompt_logprobs: list, num_cached_tokens: int) -> None:
         self.prompt_logprobs, self.num_cached_tokens = prompt_logprobs, num_cached_tokens
 
 
@@ -53,35 +47,54 @@ def _token_logprob(t: int, token: int) -> float:
     return -0.1 * (1 + (7 * t + token) % 5)
 
 
-def test_logprob_rescores_rows_whose_continuation_the_prefix_cache_hid() -> None:
-    """vLLM fills prompt log-probabilities only after the cached tokens (the rest of its buffer is garbage): rows
-    whose continuation starts inside the cached span are scored again with the cache skipped, and every sum is the
-    one computed without a cache."""
-    model = object.__new__(backend.VLLMModel)
-    model.name, model.max_positions = "fake", 100
+def _layout(ids: list[int], c: int, padded: bool) -> list:
+    """``prompt_logprobs`` of a request with ``c`` cached tokens: the V1 runner's (one entry per token, the first
+    ``c`` unset: here a wrong token) or the V2 runner's (computed entries only)."""
+    rows = [{ids[t] if t > c else -1: _Logprob(_token_logprob(t, ids[t]) if t > c else 0.0)}
+            for t in range(1, len(ids)) if padded or t > c]
+    return [None, *rows]
+
+
+def test_continuation_logprob_reads_both_runner_layouts_and_refuses_others() -> None:
+    ids = [5, 6, 7, 8, 9, 10]
+    want = _token_logprob(4, 9) + _token_logprob(5, 10)
+    for padded in (True, False):
+        assert backend.continuation_logprob(_layout(ids, 0, padded), ids, 4, 0) == pytest.approx(want)
+        assert backend.continuation_logprob(_layout(ids, 3, padded), ids, 4, 3) == pytest.approx(want)
+        assert backend.continuation_logprob(_layout(ids, 4, padded), ids, 4, 4) is None  # inside the cached span
+    with pytest.raises(LMError, match="returned 3 prompt log-probabilities for 6 prompt tokens with 1 cached"):
+        backend.continuation_logprob(_layout(ids, 0, True)[:3], ids, 4, 1)
+    with pytest.raises(LMError, match="at token 4 do not hold the prompt's token 1"):
+        backend.continuation_logprob(_layout(ids, 0, True), [5, 6, 7, 8, 1, 10], 4, 0)
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_logprob_rescores_rows_whose_continuation_the_prefix_cache_hid(padded: bool) -> None:
+    """Rows whose continuation starts inside the cached span are scored again with the cache skipped, and every
+    sum is the one computed without a cache; without :attr:`score_from_cache` the cache is never read."""
     prefix = list(range(100, 124))  # 24 shared prompt tokens: 3 blocks of 8
     rows = {"a": (prefix + [1, 2], 24), "b": (prefix + [1, 3], 24), "c": (prefix + [1, 2], 24), "d": ([9, 8], 1)}
-    model.score_tokens = lambda prompt, continuation: rows[continuation]
-    calls: list[bool] = []
-
-    def prompt_logprobs(token_ids: list[list[int]], read_cache: bool) -> list[_Output]:
-        calls.append(read_cache)
-        blocks: set[tuple[int, ...]] = set()
-        out = []
-        for ids in token_ids:
-            full = [tuple(ids[:b]) for b in range(8, len(ids), 8)]  # full blocks, the last token always computed
-            c = max([len(b) for b in full if b in blocks], default=0) if read_cache else 0
-            blocks.update(full)
-            scores = [None] + [{ids[t] if t > c else -1: _Logprob(_token_logprob(t, ids[t]) if t > c else 0.0)}
-                               for t in range(1, len(ids))]
-            out.append(_Output(scores, c))
-        return out
-
-    model._prompt_logprobs = prompt_logprobs
-    got = model.logprob(["p"] * 4, ["a", "b", "c", "d"])
     want = [sum(_token_logprob(t, ids[t]) for t in range(k, len(ids))) for ids, k in rows.values()]
-    np.testing.assert_allclose(got, want)
-    assert calls == [True, False]  # "b" and "c" hit 24 cached tokens (k = 24 <= 24): scored again without
+    for from_cache, passes in ((True, [(True, 4), (False, 2)]), (False, [(False, 4)])):
+        model = object.__new__(backend.VLLMModel)
+        model.name, model.max_positions, model.score_from_cache = "fake", 100, from_cache
+        model.score_tokens = lambda prompt, continuation: rows[continuation]
+        calls: list[tuple[bool, int]] = []
+
+        def prompt_logprobs(token_ids: list[list[int]], read_cache: bool) -> list[_Output]:
+            calls.append((read_cache, len(token_ids)))
+            blocks: set[tuple[int, ...]] = set()
+            out = []
+            for ids in token_ids:
+                full = [tuple(ids[:b]) for b in range(8, len(ids), 8)]  # full blocks, the last token computed
+                c = max([len(b) for b in full if b in blocks], default=0) if read_cache else 0
+                blocks.update(full)
+                out.append(_Output(_layout(ids, c, padded), c))
+            return out
+
+        model._prompt_logprobs = prompt_logprobs
+        np.testing.assert_allclose(model.logprob(["p"] * 4, ["a", "b", "c", "d"]), want)
+        assert calls == passes  # "b" and "c" hit 24 cached tokens (k = 24 <= 24): those two are scored again
 
 
 def test_the_cpu_engine_gets_small_kv_blocks_and_a_long_step_timeout_unless_told_otherwise(
@@ -226,11 +239,25 @@ def test_greedy_and_scores_match_transformers(engine_model, hf_twin) -> None:  #
 def test_scores_with_a_shared_cached_prefix_match_transformers(engine_model, hf_twin) -> None:  # noqa: ANN001
     """Belief rows share a long prompt: read from the prefix cache, continuations that start inside a cached block
     (identical rows, a shared first token) are rescored, and every score is the transformers one."""
-    prompt = " ".join(["the quick brown fox jumps over the lazy dog"] * 6) + " Answer:"
+    assert engine_model.score_from_cache and backend.CPU_BLOCK_SIZE == 32
+    words = "the quick brown fox jumps over the lazy dog and".split()
+    prompt = " ".join(words[i % len(words)] for i in range(64))
+    assert len(engine_model.encode(prompt, True)) == 64  # two whole blocks: a repeated row hits both (c = k = 64)
     conts = [" yes.", " no.", " yes.", " yes, surely.", " maybe so."]
-    got = engine_model.logprob([prompt] * len(conts), conts)
+    passes: list[int] = []
+    score = engine_model._prompt_logprobs
+
+    def spy(token_ids: list[list[int]], read_cache: bool) -> list:
+        passes.append(len(token_ids))
+        return score(token_ids, read_cache)
+
+    engine_model._prompt_logprobs = spy
+    try:
+        got = engine_model.logprob([prompt] * len(conts), conts)
+    finally:
+        del engine_model._prompt_logprobs
     np.testing.assert_allclose(got, hf_twin.logprob([prompt] * len(conts), conts), atol=1e-3)
-    assert got[0] == got[2]
+    assert passes[0] == 5 and len(passes) == 2 and passes[1] >= 1  # some rows were rescored without the cache
 
 
 @engine
