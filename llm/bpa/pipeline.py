@@ -86,7 +86,6 @@ def _preregister(ctx: Context, path: Path, rows: Any, game: Any, design: dict[st
     d = hint_flip_rate(rows)
     write_preregistration(path, config=ctx.config.to_dict(), design=design, game=game.details, digest=digest,
                           n_test=n_test, flip_rate=design_flip_rate(d)[0])
-    ctx.log(f"wrote the pre-registration {path}; commit it, then run again to evaluate")
     return {"preregistered": str(path), "advisor_hash": digest}
 
 

@@ -225,7 +225,7 @@ def test_the_command_stops_cleanly_after_writing_the_preregistration(tmp_path, c
             "baseline,signal", "--train-limit", "20", "--samples", "2", "--limit", "4", "--preregister", str(prereg),
             "--out", str(tmp_path / "r")]
     assert main(argv, "llm_math.py", "doc", {"task": "synthetic", "catalogue": "math"}) == 0
-    assert f"wrote the pre-registration {prereg}" in capsys.readouterr().out
+    assert capsys.readouterr().out.count(f"wrote the pre-registration {prereg}") == 1
     assert prereg.exists() and not (tmp_path / "r" / "summary.md").exists()
 
 
