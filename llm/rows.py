@@ -90,7 +90,8 @@ class EvalRow:
         acted_item: the item the Receiver acts on (mode of its measured posterior), if measured.
         signal: the Advisor's text, if any.
         prior, posterior: the Receiver's measured beliefs over the catalogue, if measured.
-        seconds, new_tokens: the Receiver's share of its batched call.
+        seconds, new_tokens: the generation this row adds: the Receiver's share of its batched call (rows of
+            conditions that share a prompt repeat one generation), for a corrector's row its correction.
         calls, tokens, cost_seconds: the inference cost of the row (``llm.methods.cost``).
         flag: a suspect but well-formed answer (empty text, truncated log-probs), if any.
         original_response, original_correct, fired, p_correct, rewritten, changed: the decoupled methods' record

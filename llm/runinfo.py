@@ -81,10 +81,22 @@ def engine(model: Any) -> dict[str, Any]:
 
 def totals(rows: Iterable[Any]) -> dict[str, float]:
     """Generated tokens, the Receiver's wall seconds (each row's share of its batched call) and answers, summed
-    over result rows (:class:`llm.rows.FeedbackRow` or :class:`llm.rows.EvalRow`, or their dicts)."""
+    over result rows (:class:`llm.rows.FeedbackRow` or :class:`llm.rows.EvalRow`, or their dicts).
+
+    Conditions whose prompts coincide on a problem are answered once (:mod:`llm.bpa.evaluation`) and their rows
+    repeat that one generation (same receiver, problem, prompt, response, tokens and seconds): it counts once. An
+    ``oracle`` row records the answer it keeps, not its other tries.
+    """
     tokens = seconds = answers = 0.0
+    seen: set[tuple[Any, ...]] = set()
     for r in rows:
         get = r.get if isinstance(r, Mapping) else lambda k, d=None, r=r: getattr(r, k, d)
+        if get("prompt") is not None:
+            generation = tuple(get(k) for k in ("receiver", "problem_id", "prompt", "response", "new_tokens",
+                                                "seconds"))
+            if generation in seen:
+                continue
+            seen.add(generation)
         tokens += get("new_tokens", 0) or 0
         seconds += get("seconds", 0.0) or 0.0
         answers += len(get("correct")) if isinstance(get("correct"), (list, tuple)) else 1

@@ -188,7 +188,9 @@ def method_rows(ctx: Context, spec: str, receiver: LanguageModel, chunk: Sequenc
         for p, f, ok in zip(todo, fixes, graded):
             prompt, original, was_ok, cost = base[p.id]
             row = _row(p, cond, spec, prompt, f.final, ok, cost + f.cost, prior_of.get(p.id))
-            rows.append(replace(row, original_response=original, original_correct=was_ok, fired=f.fired,
+            # the row's generation is the correction; the answer it corrects is the baseline row's
+            rows.append(replace(row, seconds=f.cost.seconds, new_tokens=f.cost.new_tokens,
+                                original_response=original, original_correct=was_ok, fired=f.fired,
                                 p_correct=f.p_correct, rewritten=f.rewritten,
                                 changed=final_key(ctx.task, p, f.final) != final_key(ctx.task, p, original)))
     cond = "linear-alignment"

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from hypothesis import given, strategies as st
 
 from llm.bpa.config import BPAConfig
-from llm.rows import FeedbackRow
+from llm.rows import EvalRow, FeedbackRow
 from llm.runinfo import cpu_name, engine, machine, memory_gib, run_facts, run_facts_markdown, totals
 
 
@@ -48,6 +48,19 @@ def test_totals_add_over_concatenated_rows(a, b):
     assert tab["answers"] == ta["answers"] + tb["answers"] == sum(x[2] for x in a + b)
     assert abs(tab["seconds"] - ta["seconds"] - tb["seconds"]) < 1e-6 * (1 + tab["seconds"])
     assert totals([r.to_dict() for r in ra]) == ta  # rows or their dicts
+
+
+def _eval(condition: str, prompt: str, tokens: int = 300, seconds: float = 2.0) -> EvalRow:
+    return EvalRow(f"p|{condition}|q", "p", condition, "bpa", "q", prompt, "#### 4", True, seconds=seconds,
+                   new_tokens=tokens)
+
+
+def test_totals_count_a_generation_that_conditions_share_once():
+    shared = [_eval("baseline", "P"), _eval("signal", "P"), _eval("matched", "P")]  # silence: one answer
+    assert totals(shared) == {"new_tokens": 300, "seconds": 2.0, "answers": 1, "tokens_per_s": 150.0}
+    hinted = shared + [_eval("prior", "P + hint", 500, 3.0)]
+    assert totals(hinted)["new_tokens"] == 800 and totals(hinted)["answers"] == 2
+    assert totals([r.to_dict() for r in hinted]) == totals(hinted)
 
 
 def test_the_paragraph_states_hardware_engine_seed_tokens_and_time():

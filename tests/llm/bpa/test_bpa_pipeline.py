@@ -22,8 +22,13 @@ SIM = BPAConfig(task="synthetic", catalogue="math", advisor="template", receiver
 
 
 @pytest.fixture(scope="module")
-def informed(tmp_path_factory) -> dict:
-    return run(SIM, tmp_path_factory.mktemp("sim") / "run", **QUIET)
+def informed_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("sim") / "run"
+
+
+@pytest.fixture(scope="module")
+def informed(informed_dir) -> dict:
+    return run(SIM, informed_dir, **QUIET)
 
 
 def test_the_pipeline_recovers_the_known_optimum(informed):
@@ -229,8 +234,13 @@ def test_the_command_stops_cleanly_after_writing_the_preregistration(tmp_path, c
     assert prereg.exists() and not (tmp_path / "r" / "summary.md").exists()
 
 
-def test_the_summary_states_the_run_facts(informed):
+def test_the_summary_states_the_run_facts(informed, informed_dir):
     run_ = informed["run"]
     assert run_["phases"]["feedback"]["answers"] == SIM.train_limit * len(SIM_ITEMS) * SIM.samples  # the items and none
-    assert run_["phases"]["evaluation"]["answers"] == SIM.limit * len(SIM.conditions)
+    rows = [json.loads(line) for line in (informed_dir / "eval.jsonl").read_text().splitlines()]
+    assert len(rows) == SIM.limit * len(SIM.conditions)
+    distinct = {(r["problem_id"], r["prompt"]) for r in rows}  # a prompt two conditions share is answered once
+    assert run_["phases"]["evaluation"]["answers"] == len(distinct) < len(rows)
+    assert run_["phases"]["evaluation"]["new_tokens"] == sum(
+        next(r["new_tokens"] for r in rows if (r["problem_id"], r["prompt"]) == key) for key in distinct)
     assert run_["seed"] == SIM.seed and run_["engines"]["simulated"]["backend"].endswith("SimulatedReceiver")
