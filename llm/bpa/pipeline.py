@@ -85,7 +85,8 @@ def _preregister(ctx: Context, path: Path, rows: Any, game: Any, design: dict[st
         return None
     d = hint_flip_rate(rows)
     write_preregistration(path, config=ctx.config.to_dict(), design=design, game=game.details, digest=digest,
-                          n_test=n_test, flip_rate=design_flip_rate(d)[0])
+                          n_test=n_test, flip_rate=design_flip_rate(d)[0], trained_on=ctx.config.training_task,
+                          trained_by=ctx.config.training_receiver)
     return {"preregistered": str(path), "advisor_hash": digest}
 
 

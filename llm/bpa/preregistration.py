@@ -46,8 +46,14 @@ def advisor_hash(train_dir: str | Path) -> str:
 
 
 def write_preregistration(path: str | Path, *, config: Mapping[str, Any], design: Mapping[str, Any],
-                          game: Mapping[str, Any], digest: str, n_test: int, flip_rate: float) -> Path:
-    """Writes the Markdown file (module doc) and returns its path."""
+                          game: Mapping[str, Any], digest: str, n_test: int, flip_rate: float, trained_on: str,
+                          trained_by: str) -> Path:
+    """Writes the Markdown file (module doc) and returns its path.
+
+    Args:
+        trained_on, trained_by: the task whose train split and the Receiver whose feedback trained the Advisor
+            (:attr:`llm.bpa.config.BPAConfig.training_task`, ``training_receiver``: HumanEval trains on MBPP).
+    """
     path = Path(path)
     chosen = design["chosen"]
     used = used_design(design)  # the threshold the Advisor uses (None: --tau off the cross-fit's grid)
@@ -72,8 +78,8 @@ Written by `llm.bpa.pipeline.run` after training and before any test problem was
 advisor sha256: `{digest}`
 
 ## Design
-- Task `{config.get('task')}` (test split, n = {n_test}); trained on `{config.get('train_task') or config.get('task')}`
-  train, {design['problems']} problems, k = {config.get('samples')} samples per cell at T = {config.get('temperature')}.
+- Task `{config.get('task')}` (test split, n = {n_test}); trained on `{trained_on}` train with `{trained_by}`'s
+  feedback, {design['problems']} problems, k = {config.get('samples')} samples per cell at T = {config.get('temperature')}.
 - Receivers: {', '.join(f'`{r}`' for r in config.get('receivers', []))}; Advisor writer `{config.get('advisor')}`; seed
   {config.get('seed')}.
 - State model: features `{chosen['features']}`, lambda {chosen['lam']:g}, lower-bound level {design['level']},

@@ -213,6 +213,7 @@ def test_preregistration_is_written_before_the_test_split_and_checked_after(tmp_
     text = (tmp_path / "prereg" / "sim.md").read_text()
     assert first["advisor_hash"] in text and "Design MDE" in text
     assert "Holm-adjusted over `signal`;" in text  # the family the report adjusts over, nothing else
+    assert "trained on `synthetic` train with `simulated`'s feedback" in " ".join(text.split())
     second = run(cfg, tmp_path / "r", **QUIET)
     assert second["rows"] == 10
     (tmp_path / "prereg" / "sim.md").write_text(text.replace(first["advisor_hash"], "0" * 64))
@@ -220,6 +221,15 @@ def test_preregistration_is_written_before_the_test_split_and_checked_after(tmp_
         check_preregistration(tmp_path / "prereg" / "sim.md", first["advisor_hash"])
     with pytest.raises(ValueError, match="differs from the pre-registered"):
         run(cfg, tmp_path / "r", **QUIET)
+
+
+def test_a_transfer_preregistration_names_the_receiver_whose_feedback_trained_the_advisor(tmp_path):
+    cfg = replace(SIM, train_limit=30, samples=4, limit=5, conditions=("baseline", "signal"),
+                  receivers=("simulated:unlearnable",), train_receiver="simulated",
+                  preregister=str(tmp_path / "transfer.md"))
+    run(cfg, tmp_path / "r", **QUIET)
+    text = " ".join((tmp_path / "transfer.md").read_text().split())
+    assert "with `simulated`'s feedback" in text and "Receivers: `simulated:unlearnable`" in text
 
 
 def test_the_command_stops_cleanly_after_writing_the_preregistration(tmp_path, capsys):
