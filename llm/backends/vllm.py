@@ -59,8 +59,14 @@ from llm.backends.registry import LoadOptions
 from llm.lm import (Capabilities, Generation, LMError, Message, Prompt, check_continuations, check_prompts,
                     check_sampling, first_line, row_seed)
 
-#: Context used when the model's own is longer (every position costs KV-cache memory that vLLM reserves up front).
-DEFAULT_MAX_MODEL_LEN = 4096
+#: Most prompt positions one CPU engine step takes (``max_num_batched_tokens``, at least the context: module docstring
+#: "Seeds").
+CPU_STEP_TOKENS = 8192
+#: Context used when the model's own is longer (vLLM reserves KV-cache memory for it up front). 8192 = one CPU step:
+#: at 4096 the longest MBPP test prompt (mbpp/493, whose tests hold long float lists) did not fit with its 512-token
+#: answer budget, and every GSM8K, HumanEval and MBPP test prompt fits at 8192
+#: (``tests/llm/backends/test_vllm.py``).
+DEFAULT_MAX_MODEL_LEN = CPU_STEP_TOKENS
 #: KV-cache block on the CPU (vLLM's CPU default is 128). The prefix cache shares whole blocks only, so a belief
 #: prompt of ~130 tokens shared by the m items of a question was recomputed for every item at 128 and is read from
 #: the cache at 32: belief scoring 2.9-3.2x faster, generation unchanged (``docs/performance.md``).
@@ -342,7 +348,7 @@ def _start_engine(folder: Path, *, dtype: str | None, batch_size: int | str | No
     if isinstance(batch_size, int) and not isinstance(batch_size, bool):
         kwargs["max_num_seqs"] = batch_size
     if on_cpu:  # a seeded request must never be prefilled in pieces there (module docstring, "Seeds")
-        kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=max(max_model_len, 8192),
+        kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=max(max_model_len, CPU_STEP_TOKENS),
                       block_size=CPU_BLOCK_SIZE)
         if "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
             kwargs["kv_cache_memory_bytes"] = cpu_kv_cache_bytes()
