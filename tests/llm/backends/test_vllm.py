@@ -141,7 +141,7 @@ def test_every_real_test_prompt_and_its_answer_budget_fit_the_default_context(na
 
     task, root = TASKS[name], _shared_data()
     shots = task.few_shot(path=root)
-    hint = "x" * 200  # longer than any catalogue item's text
+    hint = "x" * 400  # longer than any hint a catalogue item sends (the longest template signal: 162 characters)
     longest = max(len(str(task.prompt(p, shots, chat=chat, hint=h)).encode())
                   for p in task.load(path=root) for chat in (False, True) for h in (None, hint))
     assert longest + 64 + task.max_new_tokens <= backend.DEFAULT_MAX_MODEL_LEN
