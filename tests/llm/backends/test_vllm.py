@@ -121,29 +121,21 @@ def test_the_cpu_engine_gets_small_kv_blocks_and_a_long_step_timeout_unless_told
     assert got[-1]["block_size"] == 128 and os.environ["VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS"] == "60"
 
 
-def _shared_data() -> Path | None:
-    from llm.tasks.base import DataNotFoundError
-    from llm.tasks.data import resolve_data_root
-
-    try:
-        root = resolve_data_root()
-    except DataNotFoundError:
-        return None
-    return root if (root / "mbpp").is_dir() else None
-
-
-@pytest.mark.skipif(_shared_data() is None, reason="benchmark files absent (../shared/data)")
 @pytest.mark.parametrize("name", ["gsm8k", "humaneval", "mbpp"])
 def test_every_real_test_prompt_and_its_answer_budget_fit_the_default_context(name: str) -> None:
     """The MBPP run died on mbpp/493 at a 4096-position context (its tests hold long float lists). A byte-level BPE
     token is at least one UTF-8 byte, so bytes bound tokens; 64 positions cover special tokens and a chat frame."""
+    from llm.tasks.base import DataNotFoundError
     from llm.tasks.registry import TASKS
 
-    task, root = TASKS[name], _shared_data()
-    shots = task.few_shot(path=root)
+    task = TASKS[name]
+    try:
+        problems, shots = task.load(), task.few_shot()
+    except DataNotFoundError as exc:
+        pytest.skip(f"benchmark files absent ({exc})")
     hint = "x" * 400  # longer than any hint a catalogue item sends (the longest template signal: 162 characters)
     longest = max(len(str(task.prompt(p, shots, chat=chat, hint=h)).encode())
-                  for p in task.load(path=root) for chat in (False, True) for h in (None, hint))
+                  for p in problems for chat in (False, True) for h in (None, hint))
     assert longest + 64 + task.max_new_tokens <= backend.DEFAULT_MAX_MODEL_LEN
 
 
